@@ -1,0 +1,44 @@
+"""The extracted article: the one shape every later stage (version, diff, change, report) reads.
+
+Kept in its own module, free of Scrapy and SQLAlchemy, so that extraction, diffing,
+classification and matching can be tested on plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Names of the headline variants we record separately (OUTLETS.md, lesson 2).
+HEADLINE_VARIANTS = ("h1", "og:title", "title", "jsonld")
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """One extraction of one article page.
+
+    Every string is already normalised (NFC, collapsed whitespace, straight quotes, plain
+    hyphens, no soft hyphens), so equal articles compare equal whatever the page's rendering.
+    """
+
+    title: str | None
+    """The headline an editor sees: h1, else og:title, else JSON-LD headline, else <title>."""
+    paragraphs: tuple[str, ...]
+    """Main text, one entry per paragraph or subhead, furniture lines removed."""
+    headlines: dict[str, str] = field(default_factory=dict)
+    """Headline variants by name (`HEADLINE_VARIANTS`); a missing variant is absent."""
+    byline: str | None = None
+    published: str | None = None
+    """ISO 8601 publication time (JSON-LD first, then meta tags, then htmldate)."""
+    modified: str | None = None
+    """ISO 8601 last-modified time as the page states it; moving alone is never an edit."""
+    language: str | None = None
+    """ISO 639-1 code (`en`, `es`, `zh`) from the page or a guess on the text."""
+    canonical_url: str | None = None
+    """`<link rel="canonical">` when the page gives one."""
+    accessible_for_free: bool | None = None
+    """JSON-LD `isAccessibleForFree` (False on metered/paywalled pages); None when unstated."""
+
+    @property
+    def text(self) -> str:
+        """Paragraphs joined by blank lines: the body as one string."""
+        return "\n\n".join(self.paragraphs)

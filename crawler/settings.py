@@ -1,0 +1,89 @@
+"""Scrapy settings for watchdesk, plus every WATCHDESK_* default, in data-flow order.
+
+Each setting is documented in the README's settings table (a test keeps the two in step).
+Environment variables of the same name override these defaults (see `crawler.config`).
+"""
+
+from __future__ import annotations
+
+BOT_NAME = "watchdesk"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# --- storage -----------------------------------------------------------------------------
+# SQLAlchemy URL of the store; empty means the SQLite file in the user's data directory.
+WATCHDESK_DB = ""
+
+# --- fetching ----------------------------------------------------------------------------
+# Who we are: outlets' ops people must be able to find and reach us.
+WATCHDESK_CONTACT_URL = "https://github.com/watchdesk/watchdesk#contact"
+USER_AGENT = f"watchdesk/0.1 (+{WATCHDESK_CONTACT_URL}; newsroom source monitor)"
+# JSON host -> base URL: send a host's requests to a local replay server (tests, demo, bench).
+WATCHDESK_HOST_MAP = ""
+# A page whose fetch fails this many times in a row is shown as unreachable in reports.
+WATCHDESK_FAILURE_ALERT_AFTER = 3
+# 404/410 or a redirect to the home page must repeat on this many consecutive checks.
+WATCHDESK_REMOVAL_CONFIRMATIONS = 2
+# Bodies larger than this are refused (bytes); a news article is rarely above 2 MB.
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 20
+
+ROBOTSTXT_OBEY = True
+# Politeness: one request at a time per outlet host, a second apart, and AutoThrottle on top.
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+RANDOMIZE_DOWNLOAD_DELAY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+# Transient errors are retried with Scrapy's exponential backoff; what still fails is recorded
+# as a failed fetch, never as an edit or a removal.
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 30.0
+REDIRECT_MAX_TIMES = 8
+
+# A monitor must revalidate every time: Scrapy's HTTP cache serves stale pages and turns 304s
+# and errors into cached 200s (STACK-NOTES.md). Conditional requests are our own middleware.
+HTTPCACHE_ENABLED = False
+# Scrapy 2.19 opens a code-executing remote-control server by default; a monitor needs none.
+REMOTE_CONTROL_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+COOKIES_ENABLED = False
+
+DOWNLOAD_HANDLERS = {
+    # Same HTTP/1.1 handler as Scrapy's, plus the host map: URLs stay real everywhere else.
+    "http": "crawler.handlers.HostMapDownloadHandler",
+    "https": "crawler.handlers.HostMapDownloadHandler",
+}
+DOWNLOADER_MIDDLEWARES = {
+    # Before everything (Offsite is 50): refuse non-http(s) schemes before any I/O.
+    "crawler.middlewares.SchemeGuardMiddleware": 40,
+    # After Retry (550) and Redirect (600) on the way out, so a retried or redirected request
+    # is handled like the first: validators only go to the URL they were stored for.
+    "crawler.middlewares.ConditionalRequestMiddleware": 650,
+}
+ITEM_PIPELINES = {
+    # Extraction first (pure, off the event loop), then one transaction per page.
+    "crawler.pipelines.ExtractPipeline": 100,
+    "crawler.pipelines.RecordPipeline": 300,
+    # After the version is stored: discovered articles only, scored against citing events.
+    "crawler.pipelines.FollowupPipeline": 500,
+}
+EXTENSIONS = {
+    "crawler.extensions.RunSummary": 500,
+}
+
+# --- extraction ----------------------------------------------------------------------------
+# Extraction runs in worker threads so fetching goes on meanwhile.
+WATCHDESK_EXTRACT_THREADS = 2
+
+# --- logging -------------------------------------------------------------------------------
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
