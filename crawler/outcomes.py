@@ -1,0 +1,172 @@
+"""The fetch state machine: what one check of a watched page means.
+
+Pure policy, kept apart from the spider and the store (as Scrapy keeps `RFC2616Policy` apart
+from its cache storage) so that every case is a plain-value test. The one rule that matters
+most: a failure to fetch is never evidence about the article. 5xx, 429, timeouts, resets,
+bot challenges and bodies that collapse to a teaser are *transient*; only a 404/410 or a
+redirect to the home page, seen on consecutive checks, removes an article.
+
+Reads: WATCHDESK_REMOVAL_CONFIRMATIONS (through the `confirmations` argument).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+
+class PageState(StrEnum):
+    """Where a watched page stands between checks."""
+
+    NEW = "new"  # never fetched successfully
+    OK = "ok"
+    FAILING = "failing"  # last check(s) failed transiently; the baseline is untouched
+    GONE_PENDING = "gone_pending"  # looked gone once; needs confirmation
+    REMOVED = "removed"  # gone on consecutive checks
+
+
+class Outcome(StrEnum):
+    """What one check found (stored on the fetch row, counted in stats)."""
+
+    NEW_VERSION = "new_version"  # first version, or a different article than the last
+    UNCHANGED = "unchanged"  # 200 with the same article
+    NOT_MODIFIED = "not_modified"  # 304: checked, unchanged, no extraction
+    TRANSIENT = "transient"  # could not tell: retry later, alert nobody
+    GONE_SUSPECTED = "gone_suspected"  # 404/410/home redirect, not yet confirmed
+    REMOVED = "removed"  # removal confirmed now
+    STILL_REMOVED = "still_removed"
+    RESTORED = "restored"  # back after a confirmed removal
+
+
+#: Statuses that say "try again later" rather than anything about the article.
+TRANSIENT_STATUSES = frozenset({403, 408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+GONE_STATUSES = frozenset({404, 410})
+
+_HOME_PATHS = frozenset({"", "/", "/index.html", "/index.php", "/default.aspx", "/home"})
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a fetch produced, reduced to the facts the policy needs."""
+
+    status: int | None
+    error: str | None = None
+    """Network-level error (timeout, reset, DNS, too large); None when a response came."""
+    requested_url: str = ""
+    final_url: str = ""
+    is_html: bool = True
+    challenge: bool = False
+    """The body is a bot-protection / interstitial page."""
+    truncated: bool = False
+    """The article collapsed to a teaser compared with the last version."""
+    empty: bool = False
+    """A 200 whose extraction found no article text."""
+    same_article: bool | None = None
+    """The extracted article equals the latest stored version (None: not compared)."""
+
+
+@dataclass(frozen=True)
+class PageMemory:
+    """What the store remembers of the page before this check."""
+
+    state: PageState = PageState.NEW
+    consecutive_failures: int = 0
+    consecutive_gone: int = 0
+    has_version: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of the check and the page's memory after it."""
+
+    outcome: Outcome
+    memory: PageMemory
+    store_version: bool = False
+    reason: str = ""
+
+
+def redirected_home(requested_url: str, final_url: str) -> bool:
+    """True when an article URL ended on the site's home page (the "missing id" quirk)."""
+    if not final_url or final_url == requested_url:
+        return False
+    before, after = urlsplit(requested_url), urlsplit(final_url)
+    if after.path in _HOME_PATHS:
+        return before.path not in _HOME_PATHS
+    depth_before = len([p for p in before.path.split("/") if p])
+    depth_after = len([p for p in after.path.split("/") if p])
+    # /ip/2026/05/07/slug/ -> /ip/ : a one-segment landing page is the outlet's home.
+    return depth_before >= 2 and depth_after <= 1 and not after.query
+
+
+def transient_reason(obs: Observation) -> str | None:
+    """Why this observation tells nothing about the article, or None if it does."""
+    if obs.error:
+        return obs.error
+    if obs.status is None:
+        return "no response"
+    if obs.status in TRANSIENT_STATUSES or obs.status >= 500:
+        return f"HTTP {obs.status}"
+    if obs.status in GONE_STATUSES or obs.status == 304:
+        return None
+    if obs.status >= 400:
+        return f"HTTP {obs.status}"
+    if not obs.is_html:
+        return "not an HTML page"
+    if obs.challenge:
+        return "bot-protection page"
+    if obs.truncated:
+        return "body collapsed to a teaser"
+    if obs.empty:
+        return "no article text found"
+    return None
+
+
+def decide(obs: Observation, memory: PageMemory, confirmations: int = 2) -> Decision:
+    """Apply the policy to one check.
+
+    Args:
+        obs: what the fetch produced.
+        memory: the page's state before the check.
+        confirmations: consecutive "gone" checks needed to confirm a removal.
+
+    Returns:
+        The outcome, the new page memory and whether to store the extracted article.
+    """
+    reason = transient_reason(obs)
+    if reason is not None:
+        return _transient(memory, reason)
+    if obs.status in GONE_STATUSES or redirected_home(obs.requested_url, obs.final_url):
+        return _gone(memory, confirmations)
+    if obs.status == 304:
+        return _back(memory, Outcome.NOT_MODIFIED, store=False)
+    if obs.same_article:
+        return _back(memory, Outcome.UNCHANGED, store=False)
+    return _back(memory, Outcome.NEW_VERSION, store=True)
+
+
+def _transient(memory: PageMemory, reason: str) -> Decision:
+    # A removed page that now errors stays removed; otherwise the baseline is untouched and
+    # only the failure counter moves. The gone counter is kept: an error is not a check.
+    state = memory.state if memory.state == PageState.REMOVED else PageState.FAILING
+    new = replace(memory, state=state, consecutive_failures=memory.consecutive_failures + 1)
+    return Decision(Outcome.TRANSIENT, new, reason=reason)
+
+
+def _gone(memory: PageMemory, confirmations: int) -> Decision:
+    if memory.state == PageState.REMOVED:
+        return Decision(Outcome.STILL_REMOVED, replace(memory, consecutive_failures=0))
+    gone = memory.consecutive_gone + 1
+    if gone >= confirmations and memory.has_version:
+        new = PageMemory(PageState.REMOVED, 0, gone, memory.has_version)
+        return Decision(Outcome.REMOVED, new, reason=f"gone on {gone} consecutive checks")
+    new = PageMemory(PageState.GONE_PENDING, 0, gone, memory.has_version)
+    return Decision(Outcome.GONE_SUSPECTED, new, reason="gone once; awaiting confirmation")
+
+
+def _back(memory: PageMemory, outcome: Outcome, *, store: bool) -> Decision:
+    has_version = memory.has_version or store
+    new = PageMemory(PageState.OK, 0, 0, has_version)
+    if memory.state == PageState.REMOVED:
+        return Decision(Outcome.RESTORED, new, store_version=store, reason="back after removal")
+    return Decision(outcome, new, store_version=store)
