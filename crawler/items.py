@@ -1,0 +1,41 @@
+"""Items the spiders yield: one per check of a watched page, whatever its result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crawler.article import ArticleText
+
+
+@dataclass
+class FetchedPage:
+    """The raw result of checking one watched page; pipelines turn it into rows."""
+
+    page_id: int
+    """Primary key of the watched page (`storage.models.Page`)."""
+    url: str
+    """The watched URL as stored (real URL, never the replay address)."""
+    started_at: datetime
+    """UTC time the first request for this check was scheduled."""
+    duration_ms: float
+    status: int | None = None
+    """Final HTTP status; None when no response came (see `error`)."""
+    error: str | None = None
+    """Network-level failure after retries: "TimeoutError", "ConnectionLost", …"""
+    final_url: str = ""
+    """URL after redirects (equal to `url` when none)."""
+    redirects: list[str] = field(default_factory=list)
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    body: bytes | None = None
+    """Response body for 2xx responses; None otherwise."""
+    body_hash: str | None = None
+    """sha256 of `body`; equal to the stored one means the same bytes, no extraction needed."""
+    same_body: bool = False
+    """The body's hash equals the one stored for the page: the same bytes as last time."""
+    article: ArticleText | None = None
+    """Set by ExtractPipeline for a new body."""
+    challenge: bool = False
+    """Set by ExtractPipeline when the body is a bot-protection page."""
