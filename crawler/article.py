@@ -35,6 +35,10 @@ class ArticleText:
     """ISO 639-1 code (`en`, `es`, `zh`) from the page or a guess on the text."""
     canonical_url: str | None = None
     """`<link rel="canonical">` when the page gives one."""
+    published_guessed: bool = False
+    """True when `published` is htmldate's guess from the visible page (no JSON-LD or meta
+    stamp). A guess can come from page furniture (a "related news" date), so it is shown but
+    never makes a new version or a "dates" change on its own."""
     accessible_for_free: bool | None = None
     """JSON-LD `isAccessibleForFree` (False on metered/paywalled pages); None when unstated."""
 
