@@ -144,7 +144,8 @@ def _level_of_hunk(hunk: Hunk, old: str, new: str, findings: Findings) -> str:
         _numbers_changed(hunk, typo, findings),
         not typo and _quote_changed(hunk, old, new, findings),
         negations(hunk.deleted) != negations(hunk.inserted),
-        _name_changed(hunk, old, new, findings),
+        not (typo and _fixes_to_known_name(hunk, findings))
+        and _name_changed(hunk, old, new, findings),
     )
     if any(checks):
         return "edit"
@@ -193,6 +194,14 @@ def _quote_changed(hunk: Hunk, old: str, new: str, findings: Findings) -> bool:
         return False
     findings.quotes.append((before or "", after or ""))
     return True
+
+
+def _fixes_to_known_name(hunk: Hunk, findings: Findings) -> bool:
+    """A misspelt name corrected to the spelling the article already used elsewhere
+    ("Paraguyan" -> "Paraguayan" beside "Paraguayan chicken"): a typo fix, not a new name.
+    Murdoch -> Murdock stays an edit, since "Murdock" was not in the article before."""
+    inserted = [token for token in tokenize(hunk.inserted) if token[:1].isupper()]
+    return bool(inserted) and all(token in findings.known_names(0) for token in inserted)
 
 
 def _name_changed(hunk: Hunk, old: str, new: str, findings: Findings) -> bool:

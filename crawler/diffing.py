@@ -220,7 +220,9 @@ def _headline_pairs(old: ArticleText, new: ArticleText) -> dict[str, tuple[str |
 
 def _dates(old: ArticleText, new: ArticleText) -> dict[str, tuple[str | None, str | None]]:
     """Publication and modification stamps that moved."""
-    pairs = {"published": (old.published, new.published), "modified": (old.modified, new.modified)}
+    pairs = {"modified": (old.modified, new.modified)}
+    if not (old.published_guessed or new.published_guessed):  # a guess moving is not news
+        pairs["published"] = (old.published, new.published)
     return {name: pair for name, pair in pairs.items() if pair[0] != pair[1]}
 
 

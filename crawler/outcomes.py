@@ -99,18 +99,22 @@ def redirected_home(requested_url: str, final_url: str) -> bool:
     return depth_before >= 2 and depth_after <= 1 and not after.query
 
 
-def transient_reason(obs: Observation) -> str | None:
-    """Why this observation tells nothing about the article, or None if it does."""
+def failure_reason(obs: Observation) -> str | None:
+    """Why no usable answer came (network error, 5xx, 429, other 4xx), or None."""
     if obs.error:
         return obs.error
     if obs.status is None:
         return "no response"
     if obs.status in TRANSIENT_STATUSES or obs.status >= 500:
         return f"HTTP {obs.status}"
-    if obs.status in GONE_STATUSES or obs.status == 304:
-        return None
-    if obs.status >= 400:
+    if obs.status >= 400 and obs.status not in GONE_STATUSES:
         return f"HTTP {obs.status}"
+    return None
+
+
+def content_reason(obs: Observation) -> str | None:
+    """Why a 200 body tells nothing about the article (not HTML, a challenge, a teaser,
+    no text), or None."""
     if not obs.is_html:
         return "not an HTML page"
     if obs.challenge:
@@ -133,13 +137,18 @@ def decide(obs: Observation, memory: PageMemory, confirmations: int = 2) -> Deci
     Returns:
         The outcome, the new page memory and whether to store the extracted article.
     """
-    reason = transient_reason(obs)
+    reason = failure_reason(obs)
     if reason is not None:
         return _transient(memory, reason)
+    # Before looking at the body: the home page a missing article redirects to has no
+    # article text, and must read as "gone", not as "empty".
     if obs.status in GONE_STATUSES or redirected_home(obs.requested_url, obs.final_url):
         return _gone(memory, confirmations)
     if obs.status == 304:
         return _back(memory, Outcome.NOT_MODIFIED, store=False)
+    reason = content_reason(obs)
+    if reason is not None:
+        return _transient(memory, reason)
     if obs.same_article:
         return _back(memory, Outcome.UNCHANGED, store=False)
     return _back(memory, Outcome.NEW_VERSION, store=True)

@@ -200,6 +200,7 @@ class Version(Base):
     headlines: Mapped[dict[str, Any]] = mapped_column(default=dict)
     byline: Mapped[str | None] = mapped_column(Text)
     published: Mapped[str | None] = mapped_column(String(40))
+    published_guessed: Mapped[bool] = mapped_column(Boolean, default=False)
     modified: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str | None] = mapped_column(String(10))
     canonical_url: Mapped[str | None] = mapped_column(Text)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 10:48:54.502620
+Create Date: 2026-11-23 11:00:11.150987
 """
 
 from __future__ import annotations
@@ -178,6 +178,7 @@ def upgrade() -> None:
         sa.Column("headlines", sa.JSON(), nullable=False),
         sa.Column("byline", sa.Text(), nullable=True),
         sa.Column("published", sa.String(length=40), nullable=True),
+        sa.Column("published_guessed", sa.Boolean(), nullable=False),
         sa.Column("modified", sa.String(length=40), nullable=True),
         sa.Column("language", sa.String(length=10), nullable=True),
         sa.Column("canonical_url", sa.Text(), nullable=True),

@@ -1,0 +1,59 @@
+"""What every command shares: the store, the console, and error reporting."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+
+import click
+from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import open_store, resolve_url
+
+
+@dataclass
+class Context:
+    """Global options, resolved lazily so `--help` never touches the database."""
+
+    db_url: str | None = None
+    verbose: int = 0
+    console: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    @cached_property
+    def url(self) -> str:
+        """The store URL in force (explicit, WATCHDESK_DB, or the default SQLite file)."""
+        return resolve_url(self.db_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the store, with the schema upgraded."""
+        return open_store(self.url)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """`24h`, `30m`, `7d`, `2w` before `now`, or an ISO 8601 time (UTC when no offset).
+
+    Raises:
+        click.BadParameter: for anything else.
+    """
+    text = text.strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text)
+    if match:
+        return now - timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a duration (24h, 7d) nor an ISO 8601 time", param_hint="--since"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,327 @@
+"""Repository functions: each takes a Session; the caller owns the transaction.
+
+(As SQLAlchemy's session docs prescribe: the CLI frames one transaction per command, the
+record pipeline one per checked page, a scheduler job one per job.)
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import Session
+
+from crawler.article import ArticleText
+from crawler.cards import Card
+from crawler.urls import host_of, normalize_url, url_key
+from storage.models import (
+    Change,
+    Event,
+    Fetch,
+    Outlet,
+    Page,
+    Source,
+    Version,
+    WatchItem,
+)
+
+
+def utcnow() -> datetime:
+    """Aware UTC now; the store refuses naive datetimes."""
+    return datetime.now(UTC)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass
+class EventDelta:
+    """What `upsert_event` did, for the command to tell the user."""
+
+    slug: str
+    created: bool = False
+    unchanged: bool = False
+    sources_added: list[str] = field(default_factory=list)
+    sources_retired: list[str] = field(default_factory=list)
+    sources_updated: list[str] = field(default_factory=list)
+    items_added: list[int] = field(default_factory=list)
+    items_retired: list[int] = field(default_factory=list)
+    items_changed: list[int] = field(default_factory=list)
+
+
+def get_event(session: Session, slug: str) -> Event | None:
+    """The event with this slug, or None."""
+    return session.scalar(select(Event).where(Event.slug == slug))
+
+
+def upsert_event(session: Session, card: Card, digest: str, card_text: str) -> EventDelta:
+    """Store a card, or bring a stored one up to date; idempotent for an unchanged card."""
+    now = utcnow()
+    event = get_event(session, card.slug)
+    delta = EventDelta(card.slug, created=event is None)
+    if event is not None and event.digest == digest:
+        delta.unchanged = True
+        return delta
+    if event is None:
+        event = Event(slug=card.slug, created_at=now, card_text=card_text, digest=digest)
+        session.add(event)
+    event.title, event.lede, event.type, event.date = card.title, card.lede, card.type, card.date
+    event.summary, event.canonical_url = card.summary, card.canonical_url
+    event.entities = list(card.entities)
+    event.entity_terms = {k: list(v) for k, v in card.extra_entity_terms.items()}
+    event.digest, event.card_text, event.updated_at = digest, card_text, now
+    session.flush()
+    _sync_watch_items(session, event, card, delta)
+    _sync_sources(session, event, card, delta)
+    return delta
+
+
+def _sync_watch_items(session: Session, event: Event, card: Card, delta: EventDelta) -> None:
+    existing = {item.number: item for item in event.watch_items}
+    for spec in card.watch_items:
+        terms = {lang: list(words) for lang, words in spec.terms.items()}
+        item = existing.pop(spec.number, None)
+        if item is None:
+            session.add(WatchItem(event=event, number=spec.number, text=spec.text, terms=terms))
+            delta.items_added.append(spec.number)
+        elif item.text != spec.text or item.terms != terms or not item.active:
+            item.text, item.terms, item.active = spec.text, terms, True
+            delta.items_changed.append(spec.number)
+    for item in existing.values():
+        if item.active:
+            item.active = False
+            delta.items_retired.append(item.number)
+
+
+def _sync_sources(session: Session, event: Event, card: Card, delta: EventDelta) -> None:
+    existing = {source.page.url: source for source in event.sources}
+    for spec in card.sources:
+        outlet = get_or_create_outlet(session, spec.outlet, host_of(spec.url))
+        page = ensure_page(session, spec.url, outlet, origin="cited")
+        source = existing.pop(page.url, None)
+        fields = dict(
+            outlet_name=spec.outlet,
+            region=spec.region,
+            language=spec.language,
+            lens=spec.lens,
+            take=spec.take,
+            quote=spec.quote,
+        )
+        if source is None:
+            session.add(Source(event=event, page=page, **fields))
+            delta.sources_added.append(page.url)
+            continue
+        changed = any(getattr(source, k) != v for k, v in fields.items()) or not source.active
+        for key, value in fields.items():
+            setattr(source, key, value)
+        source.active = True
+        if changed:
+            delta.sources_updated.append(page.url)
+    for url, source in existing.items():
+        if source.active:
+            source.active = False
+            delta.sources_retired.append(url)
+
+
+def get_or_create_outlet(session: Session, name: str, host: str | None) -> Outlet:
+    """The outlet called `name`, created on first sight."""
+    outlet = session.scalar(select(Outlet).where(Outlet.name == name))
+    if outlet is None:
+        outlet = Outlet(name=name, host=host)
+        session.add(outlet)
+        session.flush()
+    return outlet
+
+
+def ensure_page(session: Session, url: str, outlet: Outlet | None, origin: str) -> Page:
+    """The watched page for `url` (normalised), created due now on first sight."""
+    url = normalize_url(url)
+    page = session.scalar(select(Page).where(Page.url == url))
+    if page is None:
+        now = utcnow()
+        page = Page(
+            url=url,
+            url_key=url_key(url),
+            host=host_of(url),
+            outlet=outlet,
+            origin=origin,
+            first_seen_at=now,
+            next_check_at=now,
+        )
+        session.add(page)
+        session.flush()
+    elif page.outlet is None and outlet is not None:
+        page.outlet = outlet
+    return page
+
+
+# --- choosing and claiming pages -------------------------------------------------------------
+
+
+def select_pages(
+    *,
+    event_slug: str | None = None,
+    urls: Sequence[str] = (),
+    outlet: str | None = None,
+    due_before: datetime | None = None,
+) -> Select[tuple[Page]]:
+    """A query for the watched pages a crawl should check (active citations only)."""
+    query = select(Page).order_by(Page.id)
+    if event_slug is not None:
+        query = (
+            query.join(Source, Source.page_id == Page.id)
+            .join(Event, Event.id == Source.event_id)
+            .where(Event.slug == event_slug, Source.active.is_(True))
+        )
+    if urls:
+        query = query.where(Page.url.in_([normalize_url(u) for u in urls]))
+    if outlet is not None:
+        query = query.join(Outlet, Outlet.id == Page.outlet_id).where(
+            or_(Outlet.name == outlet, Outlet.host == outlet)
+        )
+    if due_before is not None:
+        query = query.where(or_(Page.next_check_at.is_(None), Page.next_check_at <= due_before))
+    return query
+
+
+def claim_pages(session: Session, page_ids: Sequence[int], owner: str, ttl: timedelta) -> list[int]:
+    """Lease pages to `owner` so that no other run checks them meanwhile.
+
+    A page whose lease has expired (its holder died) can be claimed again. Returns the ids
+    actually claimed; the update is one statement, so two workers never both win a page.
+    """
+    now = utcnow()
+    if not page_ids:
+        return []
+    session.execute(
+        update(Page)
+        .where(Page.id.in_(page_ids))
+        .where(or_(Page.lease_until.is_(None), Page.lease_until < now, Page.lease_owner == owner))
+        .values(lease_owner=owner, lease_until=now + ttl)
+    )
+    return list(
+        session.scalars(select(Page.id).where(Page.id.in_(page_ids), Page.lease_owner == owner))
+    )
+
+
+def release_pages(session: Session, owner: str, page_ids: Sequence[int] | None = None) -> None:
+    """Give back leases held by `owner` (all of them when `page_ids` is None)."""
+    query = update(Page).where(Page.lease_owner == owner)
+    if page_ids is not None:
+        query = query.where(Page.id.in_(page_ids))
+    session.execute(query.values(lease_owner=None, lease_until=None))
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+def latest_version(session: Session, page_id: int) -> Version | None:
+    """The newest stored version of a page."""
+    return session.scalar(
+        select(Version).where(Version.page_id == page_id).order_by(Version.number.desc()).limit(1)
+    )
+
+
+def recent_versions(session: Session, page_id: int, limit: int = 5) -> list[Version]:
+    """The newest versions, newest first (for flap detection)."""
+    query = (
+        select(Version)
+        .where(Version.page_id == page_id)
+        .order_by(Version.number.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def add_version(
+    session: Session,
+    page: Page,
+    article: ArticleText,
+    *,
+    fingerprint: str,
+    text_hash: str,
+    body: bytes,
+    body_hash: str,
+    final_url: str,
+    extractor: str,
+    extractor_version: str,
+    seen_at: datetime,
+) -> Version:
+    """Insert the next version of `page` (versions are never updated)."""
+    previous = latest_version(session, page.id)
+    version = Version(
+        page_id=page.id,
+        number=(previous.number + 1) if previous else 1,
+        seen_at=seen_at,
+        fingerprint=fingerprint,
+        text_hash=text_hash,
+        body_hash=body_hash,
+        final_url=final_url,
+        title=article.title,
+        headlines=dict(article.headlines),
+        byline=article.byline,
+        published=article.published,
+        published_guessed=article.published_guessed,
+        modified=article.modified,
+        language=article.language,
+        canonical_url=article.canonical_url,
+        paragraphs=list(article.paragraphs),
+        extractor=extractor,
+        extractor_version=extractor_version,
+        raw_html=zlib.compress(body, 6),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def article_of(version: Version) -> ArticleText:
+    """Rebuild the ArticleText a version was stored from."""
+    return ArticleText(
+        title=version.title,
+        paragraphs=tuple(version.paragraphs),
+        headlines=dict(version.headlines),
+        byline=version.byline,
+        published=version.published,
+        published_guessed=version.published_guessed,
+        modified=version.modified,
+        language=version.language,
+        canonical_url=version.canonical_url,
+    )
+
+
+def raw_html_of(version: Version) -> bytes:
+    """The response body a version was extracted from."""
+    return zlib.decompress(version.raw_html)
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+def page_by_url(session: Session, url: str) -> Page | None:
+    """The watched page for `url`, matched on the normalised URL, then the identity key."""
+    page = session.scalar(select(Page).where(Page.url == normalize_url(url)))
+    if page is None:
+        page = session.scalar(select(Page).where(Page.url_key == url_key(url)).limit(1))
+    return page
+
+
+def fetches_of(session: Session, page_id: int, limit: int = 50) -> list[Fetch]:
+    """The newest fetch rows of a page, newest first."""
+    query = select(Fetch).where(Fetch.page_id == page_id).order_by(Fetch.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def versions_of(session: Session, page_id: int) -> list[Version]:
+    """All versions of a page, oldest first."""
+    query = select(Version).where(Version.page_id == page_id).order_by(Version.number)
+    return list(session.scalars(query))
+
+
+def changes_of(session: Session, page_id: int) -> list[Change]:
+    """All changes of a page, oldest first."""
+    query = select(Change).where(Change.page_id == page_id).order_by(Change.id)
+    return list(session.scalars(query))

@@ -1,0 +1,73 @@
+"""Shared fixtures: a store on each backend, the replay web, and the CLI in a subprocess.
+
+Backends: every test that takes `db_url` runs on SQLite (a temporary file) and on PostgreSQL
+(a schema of its own in the database named by WATCHDESK_TEST_PG). PostgreSQL tests skip with
+the reason when the server is absent, unless WATCHDESK_REQUIRE_PG=1 (CI) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import open_store
+
+PG_URL = os.environ.get("WATCHDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means "absent" here
+        return f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_reason() -> str | None:
+    return _pg_available()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None) -> Iterator[str]:
+    """A fresh, empty store URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'watchdesk.db'}"
+        return
+    if pg_reason:
+        if os.environ.get("WATCHDESK_REQUIRE_PG") == "1":
+            pytest.fail(f"{pg_reason} (WATCHDESK_REQUIRE_PG=1)")
+        pytest.skip(pg_reason)
+    schema = f"wd_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a migrated store (both backends)."""
+    factory = open_store(db_url)
+    yield factory
+    factory.kw["bind"].dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite store URL, for tests whose subject is not the backend."""
+    return f"sqlite:///{tmp_path / 'watchdesk.db'}"

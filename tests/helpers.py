@@ -1,0 +1,36 @@
+"""Helpers for tests: paths, and the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+ARTIFACTS = ROOT / "tests" / ".artifacts"
+DEMO_PAGES = ROOT / "crawler" / "demo" / "pages"
+
+
+def run_cli(
+    *args: str,
+    db: str,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `watchdesk --db DB ARGS…` in a subprocess (a Twisted reactor starts once per
+    process, so every crawl gets its own)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDESK_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", "--db", db, *args],
+        input=input.decode() if input is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
+        check=False,
+    )

@@ -1,0 +1,231 @@
+"""The store on SQLite and PostgreSQL: events, pages, leases, versions, checks.
+
+Every test here runs once per backend (the `db_url` fixture).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.article import ArticleText
+from crawler.cards import card_digest, parse_card
+from crawler.items import FetchedPage
+from storage.checks import record_check
+from storage.db import is_current
+from storage.models import Change, Event, Fetch, Page, Source, Version, WatchItem
+from storage.repositories import (
+    add_version,
+    article_of,
+    claim_pages,
+    latest_version,
+    release_pages,
+    select_pages,
+    upsert_event,
+)
+
+CARDS = Path(__file__).parent / "fixtures" / "cards"
+SEED = CARDS / "paraguay-pena-taiwan-2026.md"
+SEED_V2 = CARDS / "paraguay-pena-taiwan-2026-v2.md"
+
+
+def add_card(sessions: sessionmaker[Session], path: Path):
+    text = path.read_text(encoding="utf-8")
+    card = parse_card(text, name=path.name)
+    with sessions.begin() as session:
+        return upsert_event(session, card, card_digest(card), text)
+
+
+def test_schema_is_migrated(sessions: sessionmaker[Session]) -> None:
+    engine = sessions.kw["bind"]
+    assert is_current(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"event", "watch_item", "page", "source", "fetch", "version", "change"} <= tables
+
+
+def test_event_add_is_idempotent(sessions: sessionmaker[Session]) -> None:
+    first = add_card(sessions, SEED)
+    assert first.created and len(first.sources_added) == 7 and first.items_added == [1, 2, 3, 4]
+    again = add_card(sessions, SEED)
+    assert again.unchanged
+    with sessions() as session:
+        assert session.scalar(select(func.count(Page.id))) == 7
+        assert session.scalar(select(func.count(Source.id))) == 7
+        assert session.scalar(select(func.count(WatchItem.id))) == 4
+
+
+def test_changed_card_adds_and_retires(sessions: sessionmaker[Session]) -> None:
+    add_card(sessions, SEED)
+    delta = add_card(sessions, SEED_V2)
+    assert not delta.unchanged
+    assert delta.sources_added and delta.sources_retired
+    assert delta.items_added or delta.items_changed
+    with sessions() as session:
+        event = session.scalar(select(Event))
+        active = [s.page.url for s in event.sources if s.active]
+        retired = [s.page.url for s in event.sources if not s.active]
+        assert set(retired) == set(delta.sources_retired)
+        assert set(delta.sources_added) <= set(active)
+        # Pages are never deleted: a retired citation keeps its history.
+        assert session.scalar(select(func.count(Page.id))) == 7 + len(delta.sources_added)
+
+
+def test_select_pages_by_event_and_outlet(sessions: sessionmaker[Session]) -> None:
+    add_card(sessions, SEED)
+    with sessions() as session:
+        by_event = list(session.scalars(select_pages(event_slug="paraguay-pena-taiwan-2026")))
+        assert len(by_event) == 7
+        abc = list(session.scalars(select_pages(outlet="ABC Color")))
+        assert len(abc) == 2 and all("abc.com.py" in p.url for p in abc)
+        one = list(
+            session.scalars(select_pages(urls=["https://focustaiwan.tw/politics/202605100007"]))
+        )
+        assert [p.host for p in one] == ["focustaiwan.tw"]
+
+
+def test_leases_keep_two_workers_apart(sessions: sessionmaker[Session]) -> None:
+    add_card(sessions, SEED)
+    with sessions.begin() as session:
+        ids = list(session.scalars(select(Page.id)))
+        mine = claim_pages(session, ids[:5], "worker-a", timedelta(minutes=5))
+    with sessions.begin() as session:
+        theirs = claim_pages(session, ids, "worker-b", timedelta(minutes=5))
+    assert sorted(mine) == sorted(ids[:5])
+    assert sorted(theirs) == sorted(ids[5:])
+    with sessions.begin() as session:
+        release_pages(session, "worker-a")
+        again = claim_pages(session, ids, "worker-b", timedelta(minutes=5))
+    assert sorted(again) == sorted(ids)
+
+
+def test_expired_lease_can_be_taken_over(sessions: sessionmaker[Session]) -> None:
+    add_card(sessions, SEED)
+    with sessions.begin() as session:
+        ids = list(session.scalars(select(Page.id)))
+        claim_pages(session, ids, "dead-worker", timedelta(seconds=-1))
+        assert sorted(claim_pages(session, ids, "worker-b", timedelta(minutes=5))) == sorted(ids)
+
+
+def _article(*paragraphs: str, title: str = "Peña visits Taiwan") -> ArticleText:
+    return ArticleText(
+        title=title,
+        paragraphs=paragraphs,
+        headlines={"h1": title},
+        byline="AP",
+        published="2026-05-07T10:00:00+00:00",
+        language="en",
+    )
+
+
+def test_version_round_trip_and_utc(sessions: sessionmaker[Session]) -> None:
+    add_card(sessions, SEED)
+    seen = datetime(2026, 5, 8, 12, 0, tzinfo=UTC)
+    article = _article("First paragraph.", "Second paragraph, with “quotes” — and 40 delegates.")
+    with sessions.begin() as session:
+        page = session.scalars(select(Page)).first()
+        add_version(
+            session,
+            page,
+            article,
+            fingerprint="f" * 64,
+            text_hash="t" * 64,
+            body=b"<html/>",
+            body_hash="b" * 64,
+            final_url=page.url,
+            extractor="trafilatura",
+            extractor_version="2.3.1+wd1",
+            seen_at=seen,
+        )
+        page_id = page.id
+    with sessions() as session:
+        stored = latest_version(session, page_id)
+        assert stored is not None and stored.number == 1
+        assert stored.seen_at == seen and stored.seen_at.tzinfo is not None
+        assert article_of(stored) == article
+
+
+def _fetched(
+    page: Page, status: int | None, article: ArticleText | None, body: bytes | None, **extra
+) -> FetchedPage:
+    return FetchedPage(
+        page_id=page.id,
+        url=page.url,
+        started_at=datetime.now(UTC),
+        duration_ms=5.0,
+        status=status,
+        final_url=page.url,
+        content_type="text/html; charset=utf-8",
+        body=body,
+        body_hash=None if body is None else hashlib.sha256(body).hexdigest(),
+        article=article,
+        **extra,
+    )
+
+
+def test_recheck_of_same_article_adds_a_fetch_not_a_version(
+    sessions: sessionmaker[Session],
+) -> None:
+    add_card(sessions, SEED)
+    article = _article("Peña met Lai in Taipei.", "Three agreements were signed.")
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        page = session.scalars(select(Page)).first()
+        record_check(session, _fetched(page, 200, article, b"<p>1</p>"), now=now)
+        record_check(session, _fetched(page, 200, article, b"<p>1 re-rendered</p>"), now=now)
+        record_check(session, _fetched(page, 304, None, None), now=now)
+        page_id = page.id
+    with sessions() as session:
+        assert session.scalar(select(func.count(Version.id)).where(Version.page_id == page_id)) == 1
+        outcomes = list(
+            session.scalars(
+                select(Fetch.outcome).where(Fetch.page_id == page_id).order_by(Fetch.id)
+            )
+        )
+        assert outcomes == ["new_version", "unchanged", "not_modified"]
+        assert session.scalar(select(func.count(Change.id))) == 0
+
+
+def test_transient_failure_keeps_the_baseline(sessions: sessionmaker[Session]) -> None:
+    add_card(sessions, SEED)
+    article = _article("Peña met Lai in Taipei.", "Three agreements were signed.")
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        page = session.scalars(select(Page)).first()
+        record_check(session, _fetched(page, 200, article, b"<p>1</p>"), now=now)
+        record_check(session, _fetched(page, 503, None, None), now=now)
+        record_check(session, _fetched(page, None, None, None, error="TimeoutError"), now=now)
+        page_id = page.id
+    with sessions() as session:
+        page = session.get(Page, page_id)
+        assert page.state == "failing" and page.consecutive_failures == 2
+        assert session.scalar(select(func.count(Version.id))) == 1
+        assert session.scalar(select(func.count(Change.id))) == 0
+
+
+def test_edit_then_removal_makes_changes(sessions: sessionmaker[Session]) -> None:
+    add_card(sessions, SEED)
+    before = _article("Peña met Lai in Taipei.", "More than 40 business delegates came.")
+    after = _article(
+        "Peña met Lai in Taipei.",
+        "More than 50 business delegates came.",
+        "China called Paraguay a pawn of Taiwan.",
+    )
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        page = session.scalars(select(Page)).first()
+        record_check(session, _fetched(page, 200, before, b"<p>1</p>"), now=now)
+        record_check(session, _fetched(page, 200, after, b"<p>2</p>"), now=now)
+        record_check(session, _fetched(page, 404, None, None), now=now)
+        record_check(session, _fetched(page, 404, None, None), now=now)
+        page_id = page.id
+    with sessions() as session:
+        changes = list(
+            session.scalars(select(Change).where(Change.page_id == page_id).order_by(Change.id))
+        )
+        assert [c.kind for c in changes] == ["edit", "removed"]
+        assert changes[0].significant and changes[1].significant
+        assert session.get(Page, page_id).state == "removed"
