@@ -1,0 +1,160 @@
+"""Recheck benchmark: N real corpus pages on a local replay server.
+
+Passes, each a separate process (as a user runs them), against the same URLs and settings:
+  ceiling   fetch-only Scrapy crawl (bench/fetch_only.py): the speed to beat
+  first     `watchdesk crawl`: fetch, extract, store N first versions
+  recheck   `watchdesk crawl` again, nothing changed (conditional requests -> 304)
+  edited    `watchdesk crawl` after 10 % of the pages were edited
+For each: pages/s, ratio to the ceiling, peak RSS; then the database size.
+
+    python bench/recheck.py [--pages 1000] [--hosts 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.settings import BENCH_SETTINGS  # noqa: E402
+from crawler.replay import ReplayServer  # noqa: E402
+from storage.db import open_store  # noqa: E402
+from storage.repositories import ensure_page, get_or_create_outlet  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "extraction-benchmark"
+WORK = ROOT / "bench" / ".work"
+EDIT = "<p>Update: officials confirmed on Tuesday that the figures in this report were revised after a second review by the ministry.</p>"  # noqa: E501
+
+
+def corpus_pages(limit: int) -> list[Path]:
+    """Real saved pages, in a stable order (the readability sets' expected output excluded)."""
+    pages = sorted(p for p in CORPUS.rglob("*.htm*") if "expected" not in p.name)
+    if len(pages) < limit:
+        raise SystemExit(f"only {len(pages)} corpus pages under {CORPUS}; need {limit}")
+    return pages[:limit]
+
+
+def read_page(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def edited(body: bytes) -> bytes:
+    """Insert a sentence after the first long paragraph: an edit extraction must see."""
+    match = re.search(rb"<p[^>]*>[^<]{120,}", body)
+    if match is None:
+        return body.replace(b"</body>", EDIT.encode() + b"</body>", 1)
+    end = body.find(b"</p>", match.end())
+    at = end + 4 if end != -1 else match.end()
+    return body[:at] + EDIT.encode() + body[at:]
+
+
+def build_sites(pages: list[Path], hosts: int) -> list[str]:
+    """Write state1 (as saved) and state2 (10 % edited) replay folders; return the real URLs."""
+    shutil.rmtree(WORK / "root", ignore_errors=True)
+    urls = []
+    for index, path in enumerate(pages):
+        host = f"news{index % hosts:02d}.bench.test"
+        body = read_page(path)
+        for state, data in (
+            ("state1", body),
+            ("state2", edited(body) if index % 10 == 0 else body),
+        ):
+            target = WORK / "root" / state / host / "article" / f"{index}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        urls.append(f"https://{host}/article/{index}")
+    return urls
+
+
+def register(db_url: str, urls: list[str]) -> None:
+    sessions = open_store(db_url)
+    with sessions.begin() as session:
+        outlet = get_or_create_outlet(session, "bench", None)
+        for url in urls:
+            ensure_page(session, url, outlet, origin="bench")
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run a pass; return seconds, peak RSS (KiB) and stdout."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    out = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise SystemExit(f"pass failed ({status}): {' '.join(argv)}")
+    return time.perf_counter() - started, usage.ru_maxrss, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--hosts", type=int, default=20)
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    urls = build_sites(corpus_pages(args.pages), args.hosts)
+    (WORK / "urls.txt").write_text("\n".join(urls))
+    db_path = WORK / "bench.db"
+    for stale in WORK.glob("bench.db*"):
+        stale.unlink()
+    db_url = f"sqlite:///{db_path}"
+    register(db_url, urls)
+    settings = [f"-s{name}={value}" for name, value in BENCH_SETTINGS.items()]
+    crawl = [
+        sys.executable,
+        "-m",
+        "crawler",
+        "--db",
+        db_url,
+        "crawl",
+        "--outlet",
+        "bench",
+        *settings,
+    ]
+    rows = []
+    with ReplayServer(WORK / "root", state="state1") as server:
+        env = {**os.environ, "WATCHDESK_HOST_MAP": json.dumps(server.host_map())}
+        for name, argv, state in (
+            (
+                "ceiling (fetch-only Scrapy)",
+                [sys.executable, "bench/fetch_only.py", str(WORK / "urls.txt")],
+                "state1",
+            ),
+            ("watchdesk first pass", crawl, "state1"),
+            ("watchdesk unchanged recheck", crawl, "state1"),
+            ("watchdesk 10 % edited", crawl, "state2"),
+        ):
+            server.set_state(state)
+            seconds, rss, _ = timed(argv, env)
+            rows.append((name, seconds, rss))
+            print(
+                f"{name:32s} {len(urls) / seconds:8.1f} pages/s  {seconds:6.1f} s"
+                f"  peak RSS {rss / 1024:6.0f} MiB",
+                flush=True,
+            )
+    ceiling = len(urls) / rows[0][1]
+    print()
+    print("| pass | pages/s | × ceiling | seconds | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|")
+    for name, seconds, rss in rows:
+        rate = len(urls) / seconds
+        print(f"| {name} | {rate:.1f} | {rate / ceiling:.2f} | {seconds:.1f} | {rss / 1024:.0f} |")
+    size = sum(p.stat().st_size for p in WORK.glob("bench.db*"))
+    print(
+        f"\nN = {len(urls)} pages on {args.hosts} hosts; "
+        f"database {size / 1e6:.1f} MB (SQLite, incl. WAL)"
+    )
+
+
+if __name__ == "__main__":
+    main()
