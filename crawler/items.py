@@ -39,3 +39,5 @@ class FetchedPage:
     """Set by ExtractPipeline for a new body."""
     challenge: bool = False
     """Set by ExtractPipeline when the body is a bot-protection page."""
+    discovered: bool = False
+    """The page is a new article found by discovery: FollowupPipeline scores it."""

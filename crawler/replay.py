@@ -274,7 +274,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace").strip()
         if urlsplit(self.path).path != CONTROL_PREFIX + "state":
-            self._send(405, b"POST only to /_replay/state\n", {"Content-Type": "text/plain"})
+            # Listing APIs (Focus Taiwan's FTNewsList) are POSTs: answer like a GET and keep
+            # the form in the log so tests can check what was asked.
+            self.post_body = body
+            self._dispatch(head=False)
             return
         try:
             self.replay.set_state(body)
@@ -405,6 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
             "if_none_match": self.headers.get("If-None-Match"),
             "if_modified_since": self.headers.get("If-Modified-Since"),
             "user_agent": self.headers.get("User-Agent"),
+            "body": getattr(self, "post_body", None),
             "time": time.time(),
         }
 

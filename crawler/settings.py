@@ -20,8 +20,6 @@ WATCHDESK_CONTACT_URL = "https://github.com/watchdesk/watchdesk#contact"
 USER_AGENT = f"watchdesk/0.1 (+{WATCHDESK_CONTACT_URL}; newsroom source monitor)"
 # JSON host -> base URL: send a host's requests to a local replay server (tests, demo, bench).
 WATCHDESK_HOST_MAP = ""
-# A page whose fetch fails this many times in a row is shown as unreachable in reports.
-WATCHDESK_FAILURE_ALERT_AFTER = 3
 # 404/410 or a redirect to the home page must repeat on this many consecutive checks.
 WATCHDESK_REMOVAL_CONFIRMATIONS = 2
 # Bodies larger than this are refused (bytes); a news article is rarely above 2 MB.

@@ -119,6 +119,7 @@ def _followups(session: Session, event: Event, since: datetime) -> Iterable[Foll
     grouped: dict[str, list[Followup]] = {}
     for row in rows:
         grouped.setdefault(row.group_key or f"page-{row.page_id}", []).append(row)
+    numbers = {item.id: item.number for item in event.watch_items}
     for group in grouped.values():
         first = group[0]
         version = session.get(Version, first.version_id) if first.version_id else None
@@ -130,7 +131,9 @@ def _followups(session: Session, event: Event, since: datetime) -> Iterable[Foll
             published_at=version.published if version else None,
             language=version.language if version else None,
             score=round(first.score, 3),
-            watch_items=tuple(sorted({i for row in group for i in row.watch_item_ids})),
+            watch_items=tuple(
+                sorted({numbers[i] for row in group for i in row.watch_item_ids if i in numbers})
+            ),
             evidence=tuple(first.evidence),
             also_at=tuple(row.page.url for row in group[1:]),
         )

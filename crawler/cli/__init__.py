@@ -11,6 +11,7 @@ import click
 from crawler.cli.common import Context
 from crawler.cli.crawl import crawl
 from crawler.cli.demo import demo
+from crawler.cli.discover import discover
 from crawler.cli.events import event
 from crawler.cli.history import history
 from crawler.cli.report import diff, report
@@ -36,6 +37,7 @@ def main(ctx: click.Context, db: str | None, verbose: int) -> None:
 
 main.add_command(event)
 main.add_command(crawl)
+main.add_command(discover)
 main.add_command(history)
 main.add_command(demo)
 main.add_command(report)
