@@ -62,6 +62,8 @@ _TOP_KEYS = (
 _SOURCE_KEYS = ("outlet", "url", "region", "language", "lens", "take", "quote")
 _WATCH_KEYS = ("text", "terms")
 _NULL_TAG = "tag:yaml.org,2002:null"
+#: libyaml when PyYAML was built with it (about 10x faster on a 1 MB card); both keep line marks.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _Fields = dict[str, Node]
 
@@ -85,7 +87,7 @@ class _YamlParser:
         """YAML text -> node tree with line marks; syntax errors keep their line."""
         try:
             self.refuse_aliases(text)
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            root = yaml.compose(text, Loader=_LOADER)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
@@ -98,7 +100,7 @@ class _YamlParser:
 
     def refuse_aliases(self, text: str) -> None:
         """Scan the event stream first: an alias event carries the line where it is used."""
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.AliasEvent):
                 line = event.start_mark.line + 1
                 raise CardError(

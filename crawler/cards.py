@@ -31,7 +31,7 @@ LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 _SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _LINK_RE = re.compile(r"\[([^\[\]\n]+)\]\(([^()\s]+)\)")
 _TYPE_PREFIX_RE = re.compile(r"^[A-Za-z]+:\s*(?=\S)")
-_TERM_SPLIT_RE = re.compile(r"\s*[,，、;]\s*")
+_TERM_SPLIT_RE = re.compile(r"[,，、;]")
 _QUOTE_PAIRS = (('"', '"'), ("“", "”"), ("「", "」"))
 _SMALL_WORDS = frozenset({"and", "of", "the", "de", "del", "la", "las", "los", "y", "da", "do"})
 _UNLABELLED = frozenset({"unlabelled", "unlabeled"})
@@ -164,7 +164,7 @@ def dedupe(names: list[str]) -> tuple[str, ...]:
 
 def split_terms(text: str) -> tuple[str, ...]:
     """Split a written list of terms on commas (also Chinese ， and 、) and semicolons."""
-    return tuple(t for t in _TERM_SPLIT_RE.split(text.strip()) if t)
+    return tuple(t.strip() for t in _TERM_SPLIT_RE.split(text) if t.strip())
 
 
 def check_url(url: str, *, line: int | None, name: str, what: str = "Source") -> str:
@@ -351,16 +351,16 @@ def card_digest(card: Card) -> str:
 
 _Lines = list[tuple[int, str]]
 
-_H1_RE = re.compile(r"^#(?!#)\s*(.*?)\s*$")
-_H2_RE = re.compile(r"^##(?!#)\s*(.*?)\s*#*\s*$")
-_H3_RE = re.compile(r"^###(?!#)\s*(.*?)\s*#*\s*$")
+_H1_RE = re.compile(r"^#(?!#)(.*)$")
+_H2_RE = re.compile(r"^##(?!#)(.*)$")
+_H3_RE = re.compile(r"^###(?!#)(.*)$")
 _RULE_RE = re.compile(r"^\s{0,3}(?:-{3,}|\*{3,}|_{3,})\s*$")
-_FOOTER_RE = re.compile(r"^([A-Za-z][\w -]*?)\s*:\s*(.*)$")
+_FOOTER_RE = re.compile(r"^([A-Za-z][\w -]*):(.*)$")
 _META_RE = re.compile(r"^\*\*Meta:?\*\*:?\s*(.*)$")
-_META_ITEM_RE = re.compile(r"^([^:]+?)\s*:\s*(.*)$")
+_META_ITEM_RE = re.compile(r"^([^:]+):(.*)$")
 _COUNT_ITEM_RE = re.compile(r"^(\d+)\s+(\w+)$")
-_BULLET_RE = re.compile(r"^\s{0,3}(?:[-*+]|\d+[.)])(?:\s+(.*?))?\s*$")
-_TERMS_RE = re.compile(r"^\s+(?:[-*+]\s+)?terms\s*\(\s*([^)]*?)\s*\)\s*:\s*(.*)$", re.IGNORECASE)
+_BULLET_RE = re.compile(r"^\s{0,3}(?:[-*+]|\d+[.)])(?:\s(.*))?$")
+_TERMS_RE = re.compile(r"^\s+(?:[-*+]\s+)?terms\s*\(([^)]*)\)\s*:(.*)$", re.IGNORECASE)
 _TAKE_BULLET_RE = re.compile(r"^\s{0,3}[-*+]\s+\*\*(.+?)\*\*\s*(.*)$")
 _TAKE_REST_RE = re.compile(r"^(?:\(([^)]*)\))?\s*(?:(?:—|–|--?|:)\s*(.*))?$")
 _SOURCE_LINE_RE = re.compile(r"^source\s*:\s*(.*)$", re.IGNORECASE)
@@ -416,8 +416,15 @@ def _split_footer(lines: _Lines) -> tuple[_Lines, _Lines]:
     return lines, []
 
 
+def _heading_text(raw: str) -> str:
+    """Heading text without surrounding spaces or a closing run of `#` ("## Summary ##")."""
+    text = raw.strip()
+    body, space, tail = text.rpartition(" ")
+    return body.rstrip() if space and tail and not tail.strip("#") else text
+
+
 def _region_language(paren: str) -> tuple[str | None, str | None]:
-    """ "Asia, en" -> ("Asia", "en"); the last part is the language only if it looks like one."""
+    """Split "Asia, en" into ("Asia", "en"); the last part counts only if it is a language."""
     parts = [p.strip() for p in paren.split(",") if p.strip()]
     if parts and LANGUAGE_RE.match(parts[-1]):
         return ", ".join(parts[:-1]) or None, parts[-1]
@@ -469,10 +476,11 @@ class _MarkdownParser:
         sections: list[_Section] = []
         for no, text in body:
             match = _H2_RE.match(text)
-            if match and not match[1]:
+            heading = _heading_text(match[1]) if match else ""
+            if match and not heading:
                 raise self.error("empty '## ' heading", no)
             if match:
-                sections.append(_Section(match[1], no, []))
+                sections.append(_Section(heading, no, []))
             else:
                 (sections[-1].body if sections else header).append((no, text))
         return header, sections
@@ -550,9 +558,9 @@ class _MarkdownParser:
             terms = _TERMS_RE.match(text) if drafts else None
             bullet = _BULLET_RE.match(text)
             if terms:
-                drafts[-1][2][self.language(terms[1], no)] = self.terms(terms[2], no)
+                drafts[-1][2][self.language(terms[1].strip(), no)] = self.terms(terms[2], no)
             elif bullet:
-                drafts.append((no, [bullet[1] or ""], {}))
+                drafts.append((no, [(bullet[1] or "").strip()], {}))
             elif drafts and text[:1].isspace():
                 drafts[-1][1].append(text.strip())
             else:
@@ -576,7 +584,7 @@ class _MarkdownParser:
         return terms
 
     def takes(self, sec: _Section) -> list[SourceSpec]:
-        """ "### lens" groups of `- **Outlet** (Region, lang) — take` bullets with their Source."""
+        """Takes: `- **Outlet** (Region, lang) — take` bullets with a Source, under `### lens`."""
         sources: list[SourceSpec] = []
         lens: str | None = None
         draft: _TakeDraft | None = None
@@ -587,7 +595,7 @@ class _MarkdownParser:
                 continue
             if heading or re.match(r"^\s{0,3}[-*+]\s", text):
                 self.close_take(draft, sources)
-                lens = heading[1] if heading else lens
+                lens = _heading_text(heading[1]) if heading else lens
                 draft = None if heading else self.new_take(text, no, lens)
             elif draft is None:
                 raise self.error("expected '- **Outlet** (Region, lang) — take'", no)

@@ -260,7 +260,7 @@ class _JsonPairs(list[tuple[str, object]]):
 def _check_host_key(key: object) -> str:
     """A host-map key must be a bare host name or IP literal (no scheme, port or path)."""
     host = key.strip().lower() if isinstance(key, str) else ""
-    if not (_HOST_RE.match(host) or _is_ip(host)):
+    if len(host) > 253 or not (_HOST_RE.match(host) or _is_ip(host)):
         raise ValueError(f"host map key {key!r} is not a bare host name (like 'focustaiwan.tw')")
     return host
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -384,3 +385,19 @@ def test_card_modules_stay_pure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "## Summary\n" + "[a" * 150_000,  # unclosed links: quadratic with a naive link pattern
+        "## What to watch\n-" + " " * 300_000 + "x" + " " * 300_000,
+        "## Sources\n- **A** (" + " " * 300_000 + "en) — x\n  Source:" + " " * 300_000 + "x",
+    ],
+    ids=["link-bomb", "space-bullet", "space-take"],
+)
+def test_hostile_input_stays_linear(body: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(CardError):
+        parse_card(f"# Title\n{body}\n", name="hostile.md")
+    assert time.perf_counter() - started < 5  # backtracking would take minutes
