@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ REWRITE_SIMILARITY = 0.35
 PAIR_SIMILARITY = 0.5
 #: Above this many removed x added paragraph comparisons, pair only within each run.
 MAX_PAIR_COMPARISONS = 40_000
+#: Fewer than one shared paragraph in this many: the bodies are unrelated, not edited.
+SHARED_PARAGRAPHS = 20
+#: In a run too big for all pairs, a paragraph is compared with this many neighbours each side.
+PAIR_WINDOW = 25
 
 Item = tuple[int, str]
 """A paragraph with its index in the article."""
@@ -198,12 +203,6 @@ def word_diff(a: str, b: str, language: str | None = None) -> tuple[Segment, ...
     )
 
 
-def _dice(a: Counter[str], b: Counter[str]) -> float:
-    """Dice coefficient of two word multisets (1.0 for two empty ones)."""
-    total = sum(a.values()) + sum(b.values())
-    return 1.0 if total == 0 else 2 * sum((a & b).values()) / total
-
-
 def _body(article: ArticleText) -> list[tuple[int, str]]:
     """Paragraphs worth diffing, with their index in `article.paragraphs`."""
     kept = ((index, strip_furniture(text)) for index, text in enumerate(article.paragraphs))
@@ -260,6 +259,11 @@ def _paragraph_diff(
     engine = _engine()
     (left, right), _ = _encode([[loose_key(t) for _, t in old], [loose_key(t) for _, t in new]])
     equal: list[ParagraphChange] = []
+    shared = set(left) & set(right)
+    if len(shared) * SHARED_PARAGRAPHS < min(len(set(left)), len(set(right))):
+        # Next to nothing in common (a rewrite, another story at the URL): skip the O(N·D)
+        # bisection, which costs a quarter of a second on long unrelated pages.
+        return equal, [(list(old), list(new))] if old or new else []
     runs: list[ParagraphRun] = [([], [])]
     i = j = 0
     for op, chars in engine.diff_main(left, right, False):
@@ -354,31 +358,45 @@ def _pair_similar(
     removed: list[Item], added: list[Item], runs: list[ParagraphRun]
 ) -> list[tuple[Item, Item]]:
     """Greedy best-first pairing of removed and added paragraphs that share most words."""
-    if len(removed) * len(added) <= MAX_PAIR_COMPARISONS:
-        groups = [(removed, added)]
-    else:
-        groups = [(o, n) for o, n in runs]
-    counts = {item: Counter(rough_words(item[1])) for item in removed + added}
+    words = {item: frozenset(rough_words(item[1])) for item in removed + added}
     scored = []
-    for group_old, group_new in groups:
-        for old_item in group_old:
-            for new_item in group_new:
-                if old_item in counts and new_item in counts:
-                    score = _dice(counts[old_item], counts[new_item])
-                    distance = abs(old_item[0] - new_item[0])
-                    scored.append((-score, distance, old_item, new_item))
+    for old_item, new_item in _candidates(removed, added, runs):
+        old_words, new_words = words.get(old_item), words.get(new_item)
+        if not old_words or not new_words:
+            continue
+        score = 2 * len(old_words & new_words) / (len(old_words) + len(new_words))
+        if score >= PAIR_SIMILARITY:
+            scored.append((-score, abs(old_item[0] - new_item[0]), old_item, new_item))
     scored.sort(key=lambda entry: entry[:2])
     pairs: list[tuple[Item, Item]] = []
     taken_old: set[Item] = set()
     taken_new: set[Item] = set()
-    for negative_score, _, old_item, new_item in scored:
-        if -negative_score < PAIR_SIMILARITY:
-            break
+    for _, _, old_item, new_item in scored:
         if old_item not in taken_old and new_item not in taken_new:
             pairs.append((old_item, new_item))
             taken_old.add(old_item)
             taken_new.add(new_item)
     return pairs
+
+
+def _candidates(
+    removed: list[Item], added: list[Item], runs: list[ParagraphRun]
+) -> Iterator[tuple[Item, Item]]:
+    """Pairs worth comparing, within a budget: all of them for ordinary edits; within each
+    run for many edits; and within a window of relative position for a huge run (a rewrite
+    of a long page), where comparing everything with everything would take seconds."""
+    if len(removed) * len(added) <= MAX_PAIR_COMPARISONS:
+        yield from ((o, n) for o in removed for n in added)
+        return
+    for old_run, new_run in runs:
+        if len(old_run) * len(new_run) <= MAX_PAIR_COMPARISONS:
+            yield from ((o, n) for o in old_run for n in new_run)
+            continue
+        scale = len(new_run) / len(old_run)
+        for position, old_item in enumerate(old_run):
+            centre = round(position * scale)
+            low, high = max(0, centre - PAIR_WINDOW), centre + PAIR_WINDOW + 1
+            yield from ((old_item, new_item) for new_item in new_run[low:high])
 
 
 @dataclass(frozen=True)
