@@ -9,7 +9,6 @@ Reads: WATCHDESK_DB, WATCHDESK_LEASE_MINUTES.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from twisted.python.failure import Failure
 from crawler.items import FetchedPage
 from spiders.checking import check_request, item_from_failure, item_from_response
 from storage.db import open_store
-from storage.repositories import claim_pages, release_pages, select_pages, utcnow
+from storage.repositories import claim_pages, lease_owner, release_pages, select_pages, utcnow
 
 
 class WatchSpider(scrapy.Spider):
@@ -43,7 +42,7 @@ class WatchSpider(scrapy.Spider):
         self.urls = urls.split(",") if isinstance(urls, str) else list(urls or [])
         self.outlet = outlet
         self.due = due not in (False, "", "0", "false", None)
-        self.owner = owner or f"watch-{uuid.uuid4().hex[:12]}"
+        self.owner = owner or lease_owner("watch")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """Claim the selected pages and request each one once."""

@@ -6,6 +6,9 @@ record pipeline one per checked page, a scheduler job one per job.)
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -187,19 +190,59 @@ def select_pages(
     return query
 
 
+def lease_owner(kind: str) -> str:
+    """A lease owner name that says where it runs: `kind@host:pid:random`."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
+
+
+def _dead_local_owners(session: Session, page_ids: Sequence[int]) -> list[str]:
+    """Owners of leases on these pages that ran on this host in a process that is gone
+    (killed with -9, say): their leases need not wait for the expiry."""
+    here = socket.gethostname()
+    owners = session.scalars(
+        select(Page.lease_owner).where(Page.id.in_(page_ids), Page.lease_owner.is_not(None))
+    )
+    dead = []
+    for owner in set(owners):
+        host, _, rest = (owner or "").partition("@")[2].partition(":")
+        pid = rest.partition(":")[0]
+        if host == here and pid.isdigit() and not _alive(int(pid)):
+            dead.append(owner)
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def claim_pages(session: Session, page_ids: Sequence[int], owner: str, ttl: timedelta) -> list[int]:
     """Lease pages to `owner` so that no other run checks them meanwhile.
 
-    A page whose lease has expired (its holder died) can be claimed again. Returns the ids
-    actually claimed; the update is one statement, so two workers never both win a page.
+    A page whose lease has expired, or whose holder was a process of this host that has
+    died, can be claimed again. Returns the ids actually claimed; the update is one
+    statement, so two workers never both win a page.
     """
     now = utcnow()
     if not page_ids:
         return []
+    dead = _dead_local_owners(session, page_ids)
     session.execute(
         update(Page)
         .where(Page.id.in_(page_ids))
-        .where(or_(Page.lease_until.is_(None), Page.lease_until < now, Page.lease_owner == owner))
+        .where(
+            or_(
+                Page.lease_until.is_(None),
+                Page.lease_until < now,
+                Page.lease_owner == owner,
+                Page.lease_owner.in_(dead),
+            )
+        )
         .values(lease_owner=owner, lease_until=now + ttl)
     )
     return list(
