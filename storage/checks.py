@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crawler.changes import ChangeKind, Classification, classify, state_change
 from sqlalchemy.orm import Session
 
 from crawler.article import ArticleText
+from crawler.changes import ChangeKind, Classification, classify, state_change
 from crawler.diffing import diff_versions
 from crawler.extraction import EXTRACTOR_NAME, EXTRACTOR_VERSION, fingerprint, looks_truncated
 from crawler.extraction import text_hash as compute_text_hash

@@ -6,11 +6,11 @@ and stores the links with their evidence. Follow-ups share the same matcher.
 
 from __future__ import annotations
 
-from crawler.changes import Classification
-from crawler.matching import ItemTerms, MatchProfile, build_profile, relate_edit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.changes import Classification
+from crawler.matching import ItemTerms, MatchProfile, build_profile, relate_edit
 from storage.models import Change, ChangeLink, Event, Source, Version, WatchItem
 
 
