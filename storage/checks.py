@@ -57,8 +57,12 @@ def _observe(
     item: FetchedPage, latest: Version | None, previous: ArticleText | None
 ) -> Observation:
     article = item.article
+    # Same bytes as the last check (`same_body`: nothing was extracted), as the latest
+    # version, or the same article: nothing new. After a flap the last check's bytes may be
+    # an older version's; what was decided then still holds.
     same = latest is not None and (
-        item.body_hash == latest.body_hash
+        item.same_body
+        or item.body_hash == latest.body_hash
         or (article is not None and fingerprint(article) == latest.fingerprint)
     )
     return Observation(

@@ -229,3 +229,28 @@ def test_edit_then_removal_makes_changes(sessions: sessionmaker[Session]) -> Non
         assert [c.kind for c in changes] == ["edit", "removed"]
         assert changes[0].significant and changes[1].significant
         assert session.get(Page, page_id).state == "removed"
+
+
+def test_flapping_page_is_recognised(sessions: sessionmaker[Session]) -> None:
+    """A -> B -> A: the return to A matches an earlier version and raises nothing."""
+    add_card(sessions, SEED)
+    a = _article("Peña met Lai in Taipei.", "More than 40 business delegates came.")
+    b = _article("Peña met Lai in Taipei.", "More than 50 business delegates came.")
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        page = session.scalars(select(Page)).first()
+        for article, body in ((a, b"<p>a</p>"), (b, b"<p>b</p>"), (a, b"<p>a again</p>")):
+            record_check(session, _fetched(page, 200, article, body), now=now)
+        # The same bytes once more: the spider saw them last time and skipped extraction.
+        again = _fetched(page, 200, None, b"<p>a again</p>", same_body=True)
+        record_check(session, again, now=now)
+        page_id = page.id
+    with sessions() as session:
+        assert session.scalar(select(func.count(Version.id)).where(Version.page_id == page_id)) == 2
+        assert len(list(session.scalars(select(Change).where(Change.page_id == page_id)))) == 1
+        outcomes = list(
+            session.scalars(
+                select(Fetch.outcome).where(Fetch.page_id == page_id).order_by(Fetch.id)
+            )
+        )
+        assert outcomes == ["new_version", "new_version", "unchanged", "unchanged"]
