@@ -43,8 +43,10 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-RETRY_BACKOFF_BASE = 1.0
-RETRY_BACKOFF_MAX = 30.0
+# Seconds before the first retry, doubled each time (±50 % jitter), capped; a server's
+# Retry-After wins. Scrapy itself retries at once.
+WATCHDESK_RETRY_BACKOFF_BASE = 2.0
+WATCHDESK_RETRY_BACKOFF_MAX = 60.0
 REDIRECT_MAX_TIMES = 8
 
 # A monitor must revalidate every time: Scrapy's HTTP cache serves stale pages and turns 304s
@@ -66,6 +68,11 @@ DOWNLOADER_MIDDLEWARES = {
     # After Retry (550) and Redirect (600) on the way out, so a retried or redirected request
     # is handled like the first: validators only go to the URL they were stored for.
     "crawler.middlewares.ConditionalRequestMiddleware": 650,
+    # Scrapy's RetryMiddleware, replaced in its own slot by the one with backoff.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Last before the download handler: a retried request waits its backoff here.
+    "crawler.middlewares.RetryDelayMiddleware": 950,
 }
 ITEM_PIPELINES = {
     # Extraction first (pure, off the event loop), then one transaction per page.

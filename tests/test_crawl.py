@@ -33,9 +33,9 @@ PAGES = [
 ]
 FAST = [
     "-s",
-    "RETRY_BACKOFF_BASE=0.05",
+    "WATCHDESK_RETRY_BACKOFF_BASE=0.05",
     "-s",
-    "RETRY_BACKOFF_MAX=0.2",
+    "WATCHDESK_RETRY_BACKOFF_MAX=0.2",
     "-s",
     "DOWNLOAD_TIMEOUT=2",
     "-s",
