@@ -1,13 +1,9 @@
-"""Settings assembly: project defaults, then WATCHDESK_* environment variables, then CLI flags.
-
-Scrapy's documented precedence is kept (command line above project), and an environment
-variable named like a WATCHDESK_* setting overrides the default so that a daemon under
-systemd or a CI job can be configured without editing files.
+"""Settings assembly: project settings (with WATCHDESK_* environment overrides applied in
+crawler/settings.py), then command-line values, as Scrapy's documented precedence has it.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,9 +28,6 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     """
     settings = Settings()
     settings.setmodule(defaults, priority="project")
-    for name in watchdesk_setting_names():
-        if name in os.environ:
-            settings.set(name, os.environ[name], priority="project")
     for name, value in (overrides or {}).items():
         if value is not None:
             settings.set(name, value, priority="cmdline")

@@ -6,6 +6,8 @@ Environment variables of the same name override these defaults (see `crawler.con
 
 from __future__ import annotations
 
+import os
+
 BOT_NAME = "watchdesk"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
@@ -92,3 +94,10 @@ WATCHDESK_EXTRACT_THREADS = 2
 # --- logging -------------------------------------------------------------------------------
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
+
+# --- environment ---------------------------------------------------------------------------
+# An environment variable named like a WATCHDESK_* setting overrides it, here rather than in
+# the CLI, so that `scrapy crawl watch` sees the same configuration as `watchdesk crawl`.
+for _name in [name for name in dir() if name.startswith("WATCHDESK_")]:
+    if _name in os.environ:
+        globals()[_name] = os.environ[_name]
