@@ -2,7 +2,9 @@
 
 The demo's state-2 pages are labelled version pairs (crawler/demo/expected.yaml): each cited
 URL must come out with exactly the expected kinds (a moved date stamp may come along: it is a
-quiet kind), furniture-only and cosmetic-only pages with no change at all.
+quiet kind), furniture-only and cosmetic-only pages with no change at all. State 2 also holds
+the outlets' discovery endpoints and new articles, labelled in crawler/demo/expected_followups.yaml:
+the report must list exactly those follow-ups, under their watch items.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
@@ -23,11 +26,14 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from crawler.reports import SCHEMA, render
-from storage.models import Change, Fetch, Page
+from storage.models import Change, Fetch, Outlet, Page
+from storage.reporting import build_report
+from storage.repositories import utcnow
 from tests.helpers import ARTIFACTS, ROOT, run_cli
 from tests.test_reports import HOSTILE, change, report
 
 EXPECTED = yaml.safe_load((ROOT / "crawler" / "demo" / "expected.yaml").read_text())
+FOLLOWUPS = yaml.safe_load((ROOT / "crawler" / "demo" / "expected_followups.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +79,39 @@ def test_demo_writes_valid_reports(demo_run: tuple[Path, str, float]) -> None:
     assert {"headline", "correction", "edit", "removed"} <= kinds
     html = (out / "report.html").read_text()
     assert "<ins>" in html and "<del>" in html
+
+
+def test_demo_reports_the_follow_ups(demo_run: tuple[Path, str, float]) -> None:
+    out, stdout, _ = demo_run
+    engine = create_engine(f"sqlite:///{out / 'demo.db'}")
+    with Session(engine) as session:
+        report = build_report(session, FOLLOWUPS["event"], utcnow() - timedelta(days=1), utcnow())
+        fetched = set(session.scalars(select(Page.url).where(Page.origin == "discovered")))
+        broken = {o.name: o.last_discovery_error for o in session.scalars(select(Outlet))}
+    engine.dispose()
+    found = {frozenset((f.url, *f.also_at)): f.watch_items for f in report.follow_ups}
+    wanted = {frozenset(g["urls"]): tuple(g["items"]) for g in FOLLOWUPS["followups"]}
+    assert found == wanted
+    absent = {a["url"] for a in FOLLOWUPS["absent"]}
+    assert absent <= fetched  # fetched and scored, so leaving them out was a decision
+    assert not any(broken.values()), broken
+    assert "0 broken endpoint(s)" in stdout
+    sections = report_sections(stdout)
+    for entry in report.follow_ups:
+        titles = [f"Watch item {n}:" for n in entry.watch_items] or ["Related follow-ups"]
+        for title in titles:
+            section = next(text for head, text in sections if head.startswith(title))
+            assert f"(<{entry.url}>)" in section, (title, entry.url)
+            assert all(f"<{url}>" in section for url in entry.also_at), (title, entry.also_at)
+
+
+def report_sections(markdown: str) -> list[tuple[str, str]]:
+    """(heading, body) of each `## ` section of the printed Markdown report."""
+    sections = []
+    for part in markdown.split("\n## ")[1:]:
+        heading, _, body = part.partition("\n")
+        sections.append((heading, body))
+    return sections
 
 
 def chromium() -> str | None:

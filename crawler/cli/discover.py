@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,11 +91,7 @@ def discover(
     if not targets:
         raise click.ClickException(f"event {event_slug!r} cites no outlet to discover")
 
-    async def main(runner: AsyncCrawlerRunner) -> list[dict[str, Any]]:
-        crawls = [crawl_once(runner, t.spider, outlet=t.host) for t in targets]
-        return list(await asyncio.gather(*crawls))
-
-    results = run_crawls(settings, main)
+    results = run_crawls(settings, lambda runner: discover_outlets(runner, targets))
     print_outlets(ctx.console, targets, results)
     with ctx.sessions.begin() as session:
         print_followups(ctx.console, session, event_slug, started)
@@ -123,6 +120,22 @@ def plan_targets(
             spider = profiles.get(row.host, "generic")
             targets.setdefault(row.host, Target(row.name, row.host, spider))
     return list(targets.values())
+
+
+async def discover_outlets(
+    runner: AsyncCrawlerRunner, targets: Sequence[Target]
+) -> list[dict[str, Any]]:
+    """Run every target's spider at once (each outlet has its own download slot).
+
+    Args:
+        runner: the runner from `crawler.running.run_crawls` (the demo passes its own).
+        targets: from `plan_targets`.
+
+    Returns:
+        Each crawl's stats, in the order of `targets`.
+    """
+    crawls = [crawl_once(runner, t.spider, outlet=t.host) for t in targets]
+    return list(await asyncio.gather(*crawls))
 
 
 def outlet_profiles(settings: Settings) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 Steps: start a replay server on 127.0.0.1 (`crawler/demo/pages/state1`), add the seed card,
 crawl; switch to state 2, crawl twice (the second check confirms the removal and sees the
-503 recover); print what was found and write the reports. Nothing leaves this machine.
+503 recover); then look for follow-ups on the cited outlets as `watchdesk discover` does
+(state 2 also holds the outlets' feeds, sitemaps and listings, and their new articles); print
+what was found and write the reports. Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class DemoRun:
     stats: list[dict[str, Any]]
     seconds: float
     reports: dict[str, Path]
+    discovery: list[dict[str, Any]]
+    """Stats of each outlet's discovery crawl."""
 
 
 def add_seed_card(db_url: str) -> str:
@@ -67,6 +71,12 @@ def add_seed_card(db_url: str) -> str:
     return card.slug
 
 
+def demo_hosts() -> list[str]:
+    """Every host folder of every state: discovery reads hosts no cited page is on (feedburner)."""
+    states = [state for state in PAGES.iterdir() if state.is_dir()]
+    return sorted({host.name for state in states for host in state.iterdir() if host.is_dir()})
+
+
 def run_demo(console: Console, out_dir: Path, db_url: str | None = None) -> DemoRun:
     """Run the whole demo and return what it did."""
     started, began = time.monotonic(), utcnow() - timedelta(seconds=1)
@@ -80,13 +90,18 @@ def run_demo(console: Console, out_dir: Path, db_url: str | None = None) -> Demo
                 **DEMO_SETTINGS,
                 "WATCHDESK_DB": db_url,
                 "LOG_LEVEL": "WARNING",
-                "WATCHDESK_HOST_MAP": json.dumps(server.host_map()),
+                "WATCHDESK_HOST_MAP": json.dumps(server.host_map(demo_hosts())),
             }
         )
         console.print(f"[bold]2.[/bold] replay web on {server.base_url} (state 1)")
-        stats = run_crawls(settings, lambda runner: _crawls(runner, server, console, slug))
+
+        async def steps(runner: AsyncCrawlerRunner) -> tuple[list[dict[str, Any]], ...]:
+            crawls = await _crawls(runner, server, console, slug)
+            return crawls, await _discover(runner, console, db_url, slug)
+
+        stats, discovery = run_crawls(settings, steps)
     reports = write_reports(db_url, slug, out_dir, since=began)
-    return DemoRun(db_url, out_dir, stats, time.monotonic() - started, reports)
+    return DemoRun(db_url, out_dir, stats, time.monotonic() - started, reports, discovery)
 
 
 def write_reports(db_url: str, slug: str, out_dir: Path, since: datetime) -> dict[str, Path]:
@@ -121,3 +136,34 @@ async def _crawls(
         print_summary(console, stats, title=f"crawl {number - 2}")
         results.append(stats)
     return results
+
+
+async def _discover(
+    runner: AsyncCrawlerRunner, console: Console, db_url: str, slug: str
+) -> list[dict[str, Any]]:
+    """Step 6: the outlet spiders on the cited outlets, planned and run as `watchdesk discover`."""
+    from crawler.cli.discover import discover_outlets, plan_targets
+
+    with open_store(db_url).begin() as session:
+        targets = plan_targets(session, runner.settings, slug, None)
+    label = f"look for follow-ups on the {len(targets)} outlets the card cites"
+    console.print(f"[bold]6.[/bold] {label}")
+    results = await discover_outlets(runner, targets)
+    console.print(discovery_summary(results), markup=False, soft_wrap=True)
+    return results
+
+
+def discovery_summary(results: list[dict[str, Any]]) -> str:
+    """One line over all outlets: links read, articles fetched, what came of them."""
+    from crawler.cli.discover import ERROR_KINDS
+
+    def total(*keys: str) -> int:
+        return sum(int(stats.get(key, 0)) for stats in results for key in keys)
+
+    broken = total(*(f"watchdesk/discovery/{kind}_error" for kind in ERROR_KINDS))
+    return (
+        f"discovery: {total('watchdesk/discovery/links')} links on {len(results)} outlets, "
+        f"{total('watchdesk/discovery/new')} new articles fetched, "
+        f"{total('watchdesk/followup/found')} follow-up articles, "
+        f"{total('watchdesk/followup/off_topic')} off-topic, {broken} broken endpoint(s)"
+    )
