@@ -10,12 +10,13 @@ Pure module: no Scrapy, no SQLAlchemy. It reads no settings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from html import unescape
 from typing import Any
 from urllib.parse import urljoin
@@ -272,8 +273,10 @@ def _read_page_meta(tree: HtmlElement, url: str) -> _PageMeta:
         canonical_url=_canonical(tree, url),
         accessible_for_free=_flag(article.get("isAccessibleForFree")),
     )
-    meta.published = _iso(article.get("datePublished")) or _iso(
-        _meta_content(tree, "article:published_time")
+    meta.published = (
+        _iso(article.get("datePublished"))
+        or _iso(_meta_content(tree, "article:published_time"))
+        or _roc_stamp(tree)
     )
     meta.modified = _iso(article.get("dateModified")) or _iso(
         _meta_content(tree, "article:modified_time")
@@ -348,6 +351,25 @@ def _flag(value: Any) -> bool | None:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
+    return None
+
+
+#: A Republic of China calendar date ("115-05-08", "115年05月16日"): year + 1911.
+_ROC_DATE = re.compile(r"^\s*(1\d\d)\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?\s*$")
+
+
+def _roc_stamp(tree: HtmlElement) -> str | None:
+    """The Presidential Office's own date stamp (`div.pageDate1`, ROC calendar).
+
+    Its pages carry no JSON-LD or meta date, and htmldate would pick a date out of the
+    related-news carousel instead (OUTLETS.md, president.gov.tw).
+    """
+    for text in tree.xpath("//div[contains(@class, 'pageDate1')]/text()")[:1]:
+        match = _ROC_DATE.match(text)
+        if match:
+            year, month, day = int(match[1]) + 1911, int(match[2]), int(match[3])
+            with contextlib.suppress(ValueError):
+                return date(year, month, day).isoformat()
     return None
 
 

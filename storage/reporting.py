@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,6 +121,8 @@ def _followups(session: Session, event: Event, since: datetime) -> Iterable[Foll
         grouped.setdefault(row.group_key or f"page-{row.page_id}", []).append(row)
     numbers = {item.id: item.number for item in event.watch_items}
     for group in grouped.values():
+        # The original leads its syndicated copies: the earliest published (then first seen).
+        group.sort(key=lambda row: (_published(session, row), row.detected_at, row.id))
         first = group[0]
         version = session.get(Version, first.version_id) if first.version_id else None
         outlet = first.page.outlet.name if first.page.outlet else first.page.host
@@ -137,6 +139,20 @@ def _followups(session: Session, event: Event, since: datetime) -> Iterable[Foll
             evidence=tuple(first.evidence),
             also_at=tuple(row.page.url for row in group[1:]),
         )
+
+
+def _published(session: Session, row: Followup) -> datetime:
+    """A follow-up's publication time (UTC; a date alone is midnight UTC; unknown sorts last)."""
+    version = session.get(Version, row.version_id) if row.version_id else None
+    try:
+        moment = (
+            datetime.fromisoformat(version.published) if version and version.published else None
+        )
+    except ValueError:
+        moment = None
+    if moment is None:
+        return datetime.max.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _errors(session: Session, sources: list[Source]) -> Iterable[ErrorEntry]:

@@ -418,3 +418,13 @@ def test_scrapinghub_f1_regression_gate() -> None:
     (ARTIFACTS / "extraction-f1.txt").write_text(summary + "\n", "utf-8")
     assert len(scores) == 181
     assert f1 >= F1_FLOOR, summary
+
+
+def test_presidential_office_roc_date_is_read_from_its_own_stamp() -> None:
+    """div.pageDate1 "115-05-08" is 2026-05-08, not a date from the related-news carousel."""
+    page = (
+        Path(__file__).parent.parent
+        / "crawler/demo/pages/state2/english.president.gov.tw/News/7133.html"
+    )
+    article = extract_article(page.read_bytes(), "https://english.president.gov.tw/News/7133")
+    assert article.published == "2026-05-08" and not article.published_guessed
