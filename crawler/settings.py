@@ -91,6 +91,40 @@ EXTENSIONS = {
 # Extraction runs in worker threads so fetching goes on meanwhile.
 WATCHDESK_EXTRACT_THREADS = 2
 
+# --- schedule ----------------------------------------------------------------------------
+# Seconds between two daemon ticks; each tick starts whatever is due.
+WATCHDESK_TICK_SECONDS = 60
+# A daemon that stops renewing its tick lease (crash) is replaced after this many seconds.
+WATCHDESK_DAEMON_LEASE_SECONDS = 300
+# Due pages of one host started per tick at most: a backlog drains over ticks, not in a burst.
+WATCHDESK_MAX_PER_HOST_PER_TICK = 20
+# The adaptive cadence never checks a page more often than this (minutes)…
+WATCHDESK_RECHECK_MIN_MINUTES = 10
+# …and never less often than this (days).
+WATCHDESK_RECHECK_MAX_DAYS = 30
+# A removed page is checked this often (hours), to notice a restoration.
+WATCHDESK_REMOVED_RECHECK_HOURS = 24
+# Compresses every cadence duration (1 in production; tests use ~0.001 for seconds).
+WATCHDESK_CADENCE_SCALE = 1.0
+# Failed fetches in a row on one outlet's pages that open its circuit breaker.
+WATCHDESK_BREAKER_FAILURES = 5
+# First cool-down of an open breaker (minutes), doubled per repeated trip up to 12 h.
+WATCHDESK_BREAKER_COOLDOWN_MINUTES = 30
+# Minutes between two discovery runs of an outlet in the daemon (0: the daemon never discovers).
+WATCHDESK_DISCOVERY_MINUTES = 30
+
+# --- notifications -----------------------------------------------------------------------
+# Each event's digest time: a crontab line (weekdays by name) or 6 fields with seconds first.
+WATCHDESK_DIGEST_CRON = "0 7 * * *"
+# Time zone of the digest cron line.
+WATCHDESK_DIGEST_TIMEZONE = "UTC"
+# Folder for digests and Atom feeds; empty means `reports` in the user data directory.
+WATCHDESK_REPORTS_DIR = ""
+# Apprise URLs (space or comma separated) that receive each digest; empty sends nothing.
+WATCHDESK_NOTIFY_URLS = ""
+# Newest significant changes kept in each event's Atom feed.
+WATCHDESK_FEED_ENTRIES = 50
+
 # --- logging -------------------------------------------------------------------------------
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

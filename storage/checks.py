@@ -8,7 +8,7 @@ leaves either the whole check or none of it. The decisions come from pure functi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -19,12 +19,10 @@ from crawler.extraction import EXTRACTOR_NAME, EXTRACTOR_VERSION, fingerprint, l
 from crawler.extraction import text_hash as compute_text_hash
 from crawler.items import FetchedPage
 from crawler.outcomes import Decision, Observation, Outcome, PageMemory, PageState, decide
+from scheduler.state import next_check_at
 from storage.linking import link_change
 from storage.models import Change, Fetch, Page, Version
 from storage.repositories import add_version, article_of, latest_version, recent_versions
-
-#: Until the daemon's adaptive cadence sets it, a checked page is due again after this.
-DEFAULT_RECHECK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -219,7 +217,6 @@ def _update_page(
     page.consecutive_gone = memory.consecutive_gone
     page.last_status = item.status
     page.last_checked_at = now
-    page.next_check_at = now + DEFAULT_RECHECK
     page.lease_owner = page.lease_until = None
     if result.outcome in (
         Outcome.NEW_VERSION,
@@ -236,3 +233,5 @@ def _update_page(
     if result.version is not None:
         page.last_changed_at = now
         page.canonical_url = result.version.canonical_url or page.canonical_url
+    # Last: the adaptive cadence reads the state, failures and versions set above.
+    page.next_check_at = next_check_at(page, now)

@@ -10,6 +10,7 @@ import click
 
 from crawler.cli.common import Context
 from crawler.cli.crawl import crawl
+from crawler.cli.daemon import daemon, status
 from crawler.cli.demo import demo
 from crawler.cli.discover import discover
 from crawler.cli.events import event
@@ -42,3 +43,5 @@ main.add_command(history)
 main.add_command(demo)
 main.add_command(report)
 main.add_command(diff)
+main.add_command(daemon)
+main.add_command(status)

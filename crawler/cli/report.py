@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
+from crawler import feeds  # noqa: F401 - registers the "atom" report format
 from crawler.cli.common import Context, parse_since, pass_context
 from crawler.diffing import diff_versions
 from crawler.reports import Renderer, render

@@ -1,0 +1,158 @@
+"""`watchdesk daemon` (scheduled rechecks, discovery, digests) and `watchdesk status`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import crawler.feeds  # noqa: F401  (registers the `atom` report format)
+from crawler.cli.common import Context, pass_context
+from crawler.cli.crawl import crawl_settings, parse_overrides
+from crawler.running import run_crawls
+from scheduler import daemon as daemon_module
+from scheduler import state
+from scheduler.breaker import phase
+from scheduler.digests import last_digest
+from storage.models import Event, Outlet
+from storage.repositories import utcnow
+
+
+@click.command()
+@click.option("--tick", type=float, metavar="SECONDS", help="Seconds between ticks.")
+@click.option("--once", is_flag=True, help="One tick, wait for its crawls, exit (cron, tests).")
+@click.option(
+    "--host-map",
+    metavar="JSON",
+    envvar="WATCHDESK_HOST_MAP",
+    help="JSON host -> base URL: fetch those hosts from a local replay server.",
+)
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy or WATCHDESK_* setting (repeatable), as `scrapy -s`.",
+)
+@pass_context
+def daemon(
+    ctx: Context, tick: float | None, once: bool, host_map: str | None, overrides: tuple[str, ...]
+) -> None:
+    """Recheck due pages, discover follow-ups and send digests, until SIGTERM or Ctrl-C.
+
+    What is due lives in the store, so a restart continues the schedule, and several
+    daemons on one database take turns (one ticks; another takes over if it dies).
+
+    Example: watchdesk daemon --tick 60
+    """
+    values: dict[str, object] = dict(parse_overrides(overrides))
+    if tick is not None:
+        values["WATCHDESK_TICK_SECONDS"] = tick
+    for name, value in values.items():  # the page cadence reads its settings from the env
+        if name.startswith("WATCHDESK_"):
+            os.environ[name] = str(value)
+    values["LOG_LEVEL"] = "DEBUG" if ctx.verbose >= 2 else "INFO"
+    settings = crawl_settings(ctx, host_map=host_map, **values)
+    # One line per run from us; the libraries' own chatter with -v (INFO) or -vv (DEBUG).
+    chatter = (logging.WARNING, logging.INFO, logging.DEBUG)[min(ctx.verbose, 2)]
+    code = run_crawls(settings, lambda runner: daemon_module.main(runner, settings, once, chatter))
+    if code:
+        raise SystemExit(code)
+
+
+@click.command()
+@click.option("--event", "slug", metavar="SLUG", help="Only this event's sources.")
+@pass_context
+def status(ctx: Context, slug: str | None) -> None:
+    """Show the schedule: each source's last and next check, outlets' breakers, the daemon."""
+    now = utcnow()
+    with ctx.sessions() as session:
+        print_daemon(ctx.console, session, now)
+        query = select(Event).order_by(Event.id)
+        if slug:
+            query = query.where(Event.slug == slug)
+        events = list(session.scalars(query))
+        if slug and not events:
+            raise click.ClickException(f"no event {slug!r}; see `watchdesk event list`")
+        for event in events:
+            print_event(ctx.console, session, event, now)
+        print_outlets(ctx.console, session, now)
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """`5m ago`, `in 2h`, `due 3m ago`-style relative time (or `-`)."""
+    if moment is None:
+        return "-"
+    delta = moment - now
+    text = _short(abs(delta))
+    return f"in {text}" if delta > timedelta(0) else f"{text} ago"
+
+
+def _short(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def print_daemon(console: Console, session: Session, now: datetime) -> None:
+    """Who holds the tick lease, and until when."""
+    lease = state.get_lease(session, state.DAEMON_LEASE)
+    if lease is None:
+        console.print("daemon: none running (no tick lease)")
+    elif lease.until < now:
+        console.print(f"daemon: {lease.owner} (lease expired {ago(lease.until, now)})")
+    else:
+        console.print(f"daemon: {lease.owner}, lease until {lease.until:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def print_event(console: Console, session: Session, event: Event, now: datetime) -> None:
+    """One event's sources with their schedule and state."""
+    digest = last_digest(session, event.slug)
+    table = Table(title=f"{event.slug} (last digest: {ago(digest, now)})", title_justify="left")
+    for column in ("outlet", "url", "state", "last check", "next check", "failures"):
+        table.add_column(column, overflow="fold")
+    for source in event.sources:
+        if not source.active:
+            continue
+        page = source.page
+        table.add_row(
+            source.outlet_name,
+            page.url,
+            page.state,
+            ago(page.last_checked_at, now),
+            "leased"
+            if page.lease_until and page.lease_until > now
+            else ago(page.next_check_at, now),
+            str(page.consecutive_failures),
+        )
+    console.print(table)
+
+
+def print_outlets(console: Console, session: Session, now: datetime) -> None:
+    """Outlets: breaker state and discovery schedule."""
+    breakers = state.load_breakers(session)
+    table = Table(title="outlets", title_justify="left")
+    for column in ("outlet", "host", "breaker", "next discovery", "discovery failures"):
+        table.add_column(column, overflow="fold")
+    for outlet in session.scalars(select(Outlet).order_by(Outlet.name)):
+        breaker = breakers.get(outlet.host or "")
+        shown = phase(breaker, now).value
+        if breaker is not None:
+            shown += f" (until {breaker.until:%H:%M:%S}, trip {breaker.trips})"
+        table.add_row(
+            outlet.name,
+            outlet.host or "-",
+            shown,
+            ago(outlet.next_discovery_at, now),
+            str(outlet.discovery_failures),
+        )
+    console.print(table)

@@ -1,0 +1,225 @@
+"""The daemon's state in the store: tick lease, breakers, due pages and outlets, page history.
+
+What is due when is a column (`page.next_check_at`, `outlet.next_discovery_at`); who ticks is
+a `lease` row (`daemon-tick`); an open breaker is a `lease` row (`breaker:<host>`, until the
+end of its cool-down, owner = trip count). Nothing here lives in process memory, so a
+restarted or replacement daemon carries on where the last one stopped.
+
+Reads (from the environment, defaults in crawler/settings.py): WATCHDESK_RECHECK_MIN_MINUTES,
+WATCHDESK_RECHECK_MAX_DAYS, WATCHDESK_REMOVED_RECHECK_HOURS, WATCHDESK_CADENCE_SCALE.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, object_session
+
+from crawler import settings as defaults
+from scheduler.breaker import Breaker
+from scheduler.cadence import PageHistory, Policy, next_check
+from storage.models import Event, Fetch, Lease, Outlet, Page, Source, Version
+
+DAEMON_LEASE = "daemon-tick"
+BREAKER_PREFIX = "breaker:"
+#: Outcomes that count as a failed fetch for the breaker (a 404 is an answer, not an outage).
+FAILED_OUTCOMES = frozenset({"transient"})
+
+_RNG = random.Random()  # noqa: S311  (jitter, not secrets)
+
+
+# --- named leases ----------------------------------------------------------------------------
+
+
+def take_lease(session: Session, name: str, owner: str, ttl: timedelta, now: datetime) -> bool:
+    """Take or renew the lease `name` for `owner`; False while someone else holds it.
+
+    One conditional UPDATE (ours, or expired), else one INSERT … ON CONFLICT DO NOTHING: two
+    processes racing for it cannot both win, on SQLite or PostgreSQL.
+    """
+    until = now + ttl
+    renewed = session.execute(
+        update(Lease)
+        .where(Lease.name == name, or_(Lease.owner == owner, Lease.until < now))
+        .values(owner=owner, until=until)
+    )
+    if renewed.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Lease).values(name=name, owner=owner, until=until).on_conflict_do_nothing()
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT either way.
+    return session.execute(statement.returning(Lease.name)).first() is not None
+
+
+def release_lease(session: Session, name: str, owner: str) -> None:
+    """Give the lease back (only if `owner` still holds it)."""
+    session.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
+
+
+def get_lease(session: Session, name: str) -> Lease | None:
+    """The lease row, held or expired, or None."""
+    return session.get(Lease, name)
+
+
+# --- breakers --------------------------------------------------------------------------------
+
+
+def load_breakers(session: Session) -> dict[str, Breaker]:
+    """host -> its tripped breaker (closed breakers have no row)."""
+    rows = session.scalars(select(Lease).where(Lease.name.startswith(BREAKER_PREFIX)))
+    return {
+        row.name.removeprefix(BREAKER_PREFIX): Breaker(row.until, int(row.owner or 1))
+        for row in rows
+    }
+
+
+def save_breaker(session: Session, host: str, breaker: Breaker | None) -> None:
+    """Store a host's breaker (None deletes the row: closed)."""
+    name = (BREAKER_PREFIX + host)[:100]
+    row = session.get(Lease, name)
+    if breaker is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(Lease(name=name, owner=str(breaker.trips), until=breaker.until))
+    else:
+        row.owner, row.until = str(breaker.trips), breaker.until
+
+
+def recent_failures(session: Session, host: str, limit: int) -> list[bool]:
+    """Whether each of the newest `limit` fetches of the host's pages failed, newest first."""
+    outcomes = session.scalars(
+        select(Fetch.outcome)
+        .join(Page, Page.id == Fetch.page_id)
+        .where(Page.host == host)
+        .order_by(Fetch.id.desc())
+        .limit(limit)
+    )
+    return [outcome in FAILED_OUTCOMES for outcome in outcomes]
+
+
+# --- what is due -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DuePage:
+    """A page whose next check has come."""
+
+    id: int
+    host: str
+    url: str
+
+
+def due_pages(session: Session, now: datetime) -> list[DuePage]:
+    """Unleased pages whose next check has come, most overdue first."""
+    rows = session.execute(
+        select(Page.id, Page.host, Page.url)
+        .where(or_(Page.next_check_at.is_(None), Page.next_check_at <= now))
+        .where(or_(Page.lease_until.is_(None), Page.lease_until < now))
+        .order_by(Page.next_check_at.is_not(None), Page.next_check_at, Page.id)
+    )
+    return [DuePage(*row) for row in rows]
+
+
+def push_back(session: Session, page_ids: Sequence[int], until: datetime) -> None:
+    """Move pages' next checks to `until` (the pages of an outlet whose breaker is open)."""
+    if page_ids:
+        statement = update(Page).where(Page.id.in_(list(page_ids))).values(next_check_at=until)
+        session.execute(statement)
+
+
+def outlet_names(session: Session) -> dict[str, str]:
+    """host -> the first outlet name on it, for log lines."""
+    names: dict[str, str] = {}
+    for host, name in session.execute(select(Outlet.host, Outlet.name).order_by(Outlet.id)):
+        if host:
+            names.setdefault(host, name)
+    return names
+
+
+def due_outlets(session: Session, now: datetime) -> list[tuple[str, str]]:
+    """(host, name) of cited outlets whose discovery is due, one per host."""
+    rows = session.execute(
+        select(Outlet.host, Outlet.name)
+        .join(Page, Page.outlet_id == Outlet.id)
+        .join(Source, Source.page_id == Page.id)
+        .where(Source.active.is_(True), Outlet.host.is_not(None))
+        .where(or_(Outlet.next_discovery_at.is_(None), Outlet.next_discovery_at <= now))
+        .order_by(Outlet.id)
+    )
+    found: dict[str, str] = {}
+    for host, name in rows:
+        found.setdefault(host, name)
+    return list(found.items())
+
+
+def schedule_discovery(session: Session, host: str, interval: timedelta, now: datetime) -> None:
+    """Set the next discovery of every outlet on `host`; failing outlets back off (x2 per
+    failed run in a row, at most x16)."""
+    for outlet in session.scalars(select(Outlet).where(Outlet.host == host)):
+        factor = 2 ** min(outlet.discovery_failures, 4)
+        outlet.next_discovery_at = now + interval * factor
+
+
+def event_slugs(session: Session) -> list[tuple[str, datetime]]:
+    """(slug, created_at) of every event."""
+    return list(session.execute(select(Event.slug, Event.created_at).order_by(Event.id)).tuples())
+
+
+# --- the page cadence (called from storage.checks for every recorded check) -----------------
+
+
+def _env_float(name: str) -> float:
+    return float(os.environ.get(name) or getattr(defaults, name))
+
+
+@lru_cache(maxsize=1)
+def policy_from_env() -> Policy:
+    """The revisit policy, from WATCHDESK_* environment variables over the defaults."""
+    return Policy(
+        min_interval=timedelta(minutes=_env_float("WATCHDESK_RECHECK_MIN_MINUTES")),
+        max_interval=timedelta(days=_env_float("WATCHDESK_RECHECK_MAX_DAYS")),
+        removed_interval=timedelta(hours=_env_float("WATCHDESK_REMOVED_RECHECK_HOURS")),
+        time_scale=_env_float("WATCHDESK_CADENCE_SCALE"),
+    )
+
+
+def page_history(session: Session, page: Page) -> PageHistory:
+    """The page's history as the cadence sees it: when each version was seen, its own date."""
+    rows = session.execute(
+        select(Version.seen_at, Version.modified, Version.published)
+        .where(Version.page_id == page.id)
+        .order_by(Version.number)
+    ).all()
+    stated = (rows[-1][1] or rows[-1][2]) if rows else None
+    return PageHistory(
+        watched_since=rows[0][0] if rows else page.first_seen_at,
+        change_times=tuple(row[0] for row in rows[1:]),
+        stated_date=_parse_date(stated),
+        state=page.state,
+        consecutive_failures=page.consecutive_failures,
+    )
+
+
+def _parse_date(text: str | None) -> datetime | None:
+    """An ISO date from the page, as aware UTC (naive means UTC), or None."""
+    try:
+        moment = datetime.fromisoformat(text or "")
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def next_check_at(page: Page, now: datetime) -> datetime:
+    """When `page`, just checked at `now`, is due again under the adaptive policy."""
+    session = object_session(page)
+    assert session is not None, "the page must belong to the recording session"
+    return next_check(page_history(session, page), now, policy_from_env(), _RNG)
