@@ -65,6 +65,18 @@ _CONTENT_TYPES = {
 }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a crawler killed mid-request, a timeout) is normal here:
+    log it at debug level instead of printing a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            logger.debug("client %s went away: %r", client_address, error)
+        else:
+            super().handle_error(request, client_address)
+
+
 class ReplayServer:
     """Serve `ROOT/<state>/<host>/...` over HTTP on 127.0.0.1 in a daemon thread."""
 
@@ -95,7 +107,7 @@ class ReplayServer:
 
     def start(self) -> None:
         """Bind 127.0.0.1 and serve in a daemon thread."""
-        httpd = ThreadingHTTPServer((HOST, self.port), _Handler)
+        httpd = _QuietServer((HOST, self.port), _Handler)
         httpd.daemon_threads = True
         httpd.replay = self  # type: ignore[attr-defined]
         self._httpd = httpd

@@ -165,8 +165,9 @@ def _insert_seen(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = dict(outlet_id=outlet_id, url_key=key, url=url, first_seen_at=now, found_in=found_in)
-    statement = insert(SeenUrl).values(**values).on_conflict_do_nothing()
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    statement = insert(SeenUrl).values(**values).on_conflict_do_nothing().returning(SeenUrl.id)
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
+    return session.execute(statement).scalar() is not None
 
 
 def seen_count(session: Session, outlet_id: int) -> int:
