@@ -10,15 +10,20 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Self
 
+from sqlalchemy import select
+
 from crawler.extraction import extract_article, is_challenge_page
 from crawler.items import FetchedPage
+from scheduler.state import prefetch_histories
 from storage.checks import record_check
 from storage.db import open_store
 from storage.followups import record_followup
+from storage.models import Page
 from storage.repositories import utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -55,36 +60,120 @@ class ExtractPipeline:
         self.executor.shutdown(wait=True)
 
 
+#: Stats keys to count and a note worth logging, for one recorded check.
+Recorded = tuple[list[str], str | None]
+
+
 class RecordPipeline:
-    """Write each check in its own transaction: the fetch, a version, a change, or nothing."""
+    """Record each check: the fetch, a version, a change, or nothing.
+
+    Writes run in one dedicated thread (one writer suits SQLite; the reactor goes on
+    fetching meanwhile), and the checks that queue up while the writer is busy go into its
+    next transaction together: a lone check is committed at once, a burst of 304s shares
+    one commit. A batch that fails is retried one check per transaction, so one bad page
+    never costs the others. A kill loses at most the batch in flight, which was never
+    acknowledged: those pages keep their leases and are checked again.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         settings = crawler.settings
         self.sessions = open_store(settings.get("WATCHDESK_DB") or None)
         self.confirmations = settings.getint("WATCHDESK_REMOVAL_CONFIRMATIONS", 2)
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
+        self.queue: list[tuple[FetchedPage, asyncio.Future[Recorded]]] = []
+        self.writing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_item(self, item: FetchedPage) -> FetchedPage:
+    async def process_item(self, item: FetchedPage) -> FetchedPage:
+        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        self.queue.append((item, future))
+        self._write_next()
+        keys, note = await future
         stats = self.crawler.stats
         assert stats is not None
-        with self.sessions.begin() as session:
-            result = record_check(session, item, now=utcnow(), confirmations=self.confirmations)
-            stats.inc_value(f"watchdesk/outcome/{result.outcome.value}")
-            if result.flap:
-                stats.inc_value("watchdesk/version/flap")
-            if result.version is not None:
-                stats.inc_value("watchdesk/version/new")
-            if result.change is not None:
-                stats.inc_value(f"watchdesk/change/{result.change.kind}")
-                if result.change.significant:
-                    stats.inc_value("watchdesk/change/significant")
-        if result.reason and result.outcome.value not in ("new_version", "unchanged"):
-            logger.info("%s: %s (%s)", item.url, result.outcome.value, result.reason)
+        for key in keys:
+            stats.inc_value(key)
+        if note:
+            logger.info("%s: %s", item.url, note)
         return item
+
+    def _write_next(self) -> None:
+        """Hand everything queued to the writer thread, unless it is busy."""
+        if self.writing or not self.queue:
+            return
+        batch, self.queue = self.queue, []
+        self.writing = True
+        done = asyncio.get_running_loop().run_in_executor(
+            self.writer, self._record_batch, [item for item, _ in batch]
+        )
+        done.add_done_callback(lambda outcome: self._written(batch, outcome))
+
+    def _written(
+        self,
+        batch: list[tuple[FetchedPage, asyncio.Future[Recorded]]],
+        outcome: asyncio.Future[list[Recorded | BaseException]],
+    ) -> None:
+        self.writing = False
+        results = outcome.result()
+        for (_, future), result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        self._write_next()
+
+    def _record_batch(self, items: list[FetchedPage]) -> list[Recorded | BaseException]:
+        try:
+            with self.sessions.begin() as session, session.no_autoflush:
+                # One SELECT loads every page of the batch (kept referenced: the identity map
+                # is weak) and one their version histories; rows are written in one flush at
+                # commit (record_check flushes itself where it needs ids).
+                ids = [item.page_id for item in items]
+                pages = session.scalars(select(Page).where(Page.id.in_(ids))).all()
+                prefetch_histories(session, ids)
+                recorded = [self._record(session, item) for item in items]
+                del pages
+                return recorded
+        except Exception:
+            if len(items) == 1:
+                logger.exception("could not record the check of %s", items[0].url)
+                return [RecordError(items[0].url)]
+        return [self._record_alone(item) for item in items]
+
+    def _record_alone(self, item: FetchedPage) -> Recorded | BaseException:
+        try:
+            with self.sessions.begin() as session:
+                return self._record(session, item)
+        except Exception:
+            logger.exception("could not record the check of %s", item.url)
+            return RecordError(item.url)
+
+    def _record(self, session: Session, item: FetchedPage) -> Recorded:
+        """Record one check; return the stats keys to count and a note worth logging."""
+        result = record_check(session, item, now=utcnow(), confirmations=self.confirmations)
+        keys = [f"watchdesk/outcome/{result.outcome.value}"]
+        if result.flap:
+            keys.append("watchdesk/version/flap")
+        if result.version is not None:
+            keys.append("watchdesk/version/new")
+        if result.change is not None:
+            keys.append(f"watchdesk/change/{result.change.kind}")
+            if result.change.significant:
+                keys.append("watchdesk/change/significant")
+        quiet = result.outcome.value in ("new_version", "unchanged")
+        note = None if quiet or not result.reason else f"{result.outcome.value} ({result.reason})"
+        return keys, note
+
+    def close_spider(self) -> None:
+        self.writer.shutdown(wait=True)
+
+
+class RecordError(RuntimeError):
+    """A check that could not be written (logged with its traceback); the item is dropped."""
 
 
 class FollowupPipeline:

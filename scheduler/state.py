@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -192,13 +193,33 @@ def policy_from_env() -> Policy:
     )
 
 
+_HISTORY_COLUMNS = (Version.seen_at, Version.modified, Version.published)
+
+
+def prefetch_histories(session: Session, page_ids: list[int]) -> None:
+    """Load the version histories of many pages in one query, for `page_history` to use
+    (a recheck of a thousand pages otherwise spends a query per page on it)."""
+    rows = session.execute(
+        select(Version.page_id, *_HISTORY_COLUMNS)
+        .where(Version.page_id.in_(page_ids))
+        .order_by(Version.page_id, Version.number)
+    ).all()
+    histories: dict[int, list[Any]] = {page_id: [] for page_id in page_ids}
+    for page_id, *columns in rows:
+        histories[page_id].append(tuple(columns))
+    session.info["watchdesk_histories"] = histories
+
+
 def page_history(session: Session, page: Page) -> PageHistory:
     """The page's history as the cadence sees it: when each version was seen, its own date."""
-    rows = session.execute(
-        select(Version.seen_at, Version.modified, Version.published)
-        .where(Version.page_id == page.id)
-        .order_by(Version.number)
-    ).all()
+    prefetched = session.info.get("watchdesk_histories", {}).pop(page.id, None)
+    fresh = page.last_changed_at is not None and page.last_checked_at == page.last_changed_at
+    if prefetched is not None and not fresh:
+        rows = prefetched
+    else:  # not prefetched, or a version was stored in this very check
+        rows = session.execute(
+            select(*_HISTORY_COLUMNS).where(Version.page_id == page.id).order_by(Version.number)
+        ).all()
     stated = (rows[-1][1] or rows[-1][2]) if rows else None
     return PageHistory(
         watched_since=rows[0][0] if rows else page.first_seen_at,

@@ -41,7 +41,7 @@ def record_check(
 ) -> CheckResult:
     """Apply one fetched page to the store; the caller commits."""
     page = session.get_one(Page, item.page_id)
-    latest = latest_version(session, page.id)
+    latest = latest_version(session, page.id) if _needs_latest(item, page) else None
     previous = article_of(latest) if latest else None
     observation = _observe(item, latest, previous)
     decision = decide(observation, _memory(page), confirmations)
@@ -49,6 +49,16 @@ def record_check(
     session.add(_fetch_row(item, result))
     _update_page(page, item, decision, result, now)
     return result
+
+
+def _needs_latest(item: FetchedPage, page: Page) -> bool:
+    """Whether the latest version matters: not for a 304 or a failure on a live page, the
+    bulk of every recheck (no version is loaded, compared or written then)."""
+    if page.state == PageState.REMOVED:
+        return True  # a 304 or the same article now means "restored", which names it
+    if item.status == 304 or item.error or item.status is None:
+        return False
+    return not (item.status >= 500 or item.status in (403, 408, 429))
 
 
 def _observe(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,16 @@ def upgrade(engine: Engine) -> None:
 
 
 def open_store(url: str | None = None) -> sessionmaker[Session]:
-    """Engine + schema upgrade + session factory: what every command starts with."""
+    """Engine + schema upgrade + session factory: what every command starts with.
+
+    One per URL and process: the spider, the pipelines and the run extension of a crawl
+    share the engine and its pool, and the schema is checked once.
+    """
+    return _open_store(resolve_url(url))
+
+
+@cache
+def _open_store(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
     upgrade(engine)
     return sessionmaker(engine, expire_on_commit=False)

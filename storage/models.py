@@ -207,7 +207,7 @@ class Version(Base):
     paragraphs: Mapped[list[Any]] = mapped_column(default=list)
     extractor: Mapped[str] = mapped_column(String(40))
     extractor_version: Mapped[str] = mapped_column(String(40))
-    raw_html: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_html: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     """The response body, zlib-compressed: re-extraction must stay possible."""
 
     page: Mapped[Page] = relationship()
