@@ -1,6 +1,6 @@
 """Item pipelines: extraction off the event loop, then one transaction per checked page.
 
-Reads: WATCHDESK_DB, WATCHDESK_EXTRACT_THREADS, WATCHDESK_REMOVAL_CONFIRMATIONS.
+Reads: WATCHDESK_DB, WATCHDESK_REMOVAL_CONFIRMATIONS.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Self
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 
@@ -34,14 +35,15 @@ class ExtractPipeline:
     Skipped when the bytes equal the stored ones (no extraction for an unchanged page) and
     for non-200 or non-HTML answers. Extraction is CPU-bound; a thread keeps the reactor free
     to go on fetching while lxml (which releases the GIL while parsing) works.
+
+    Exactly one thread: trafilatura parses with a module-level lxml parser
+    (`trafilatura.utils.HTML_PARSER`), and lxml parsers must not be shared between threads
+    — two extraction threads crashed a crawl once with "double free or corruption". More
+    cores for extraction would mean a process pool.
     """
 
-    def __init__(self, threads: int) -> None:
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="extract")
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler.settings.getint("WATCHDESK_EXTRACT_THREADS", 2))
+    def __init__(self) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         if item.status != 200 or item.body is None or item.same_body:
@@ -80,7 +82,7 @@ class RecordPipeline:
         settings = crawler.settings
         self.sessions = open_store(settings.get("WATCHDESK_DB") or None)
         self.confirmations = settings.getint("WATCHDESK_REMOVAL_CONFIRMATIONS", 2)
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
+        self.writer = store_writer(crawler)
         self.queue: list[tuple[FetchedPage, asyncio.Future[Recorded]]] = []
         self.writing = False
 
@@ -192,15 +194,25 @@ class FollowupPipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_item(self, item: FetchedPage) -> FetchedPage:
+    async def process_item(self, item: FetchedPage) -> FetchedPage:
         if not getattr(item, "discovered", False) or item.article is None:
             return item
+        # In the store's writer thread: one writer for SQLite, and the matcher (whose jieba
+        # tokenizer is shared) never runs in two threads at once.
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(store_writer(self.crawler), self._score, item)
         stats = self.crawler.stats
         assert stats is not None
+        for key in found:
+            stats.inc_value(key)
+        return item
+
+    def _score(self, item: FetchedPage) -> list[str]:
+        keys = []
         with self.sessions.begin() as session:
             for outcome in record_followup(session, item.page_id, now=utcnow()):
                 found = outcome.followup is not None
-                stats.inc_value(f"watchdesk/followup/{'found' if found else 'off_topic'}")
+                keys.append(f"watchdesk/followup/{'found' if found else 'off_topic'}")
                 if found:
                     logger.info(
                         "follow-up for %s: %s (score %.2f, items %s)",
@@ -209,4 +221,14 @@ class FollowupPipeline:
                         outcome.relevance.score,
                         [m.id for m in outcome.relevance.items],
                     )
-        return item
+        return keys
+
+
+_WRITERS: WeakKeyDictionary[Crawler, ThreadPoolExecutor] = WeakKeyDictionary()
+
+
+def store_writer(crawler: Crawler) -> ThreadPoolExecutor:
+    """The one thread that writes to the store for this crawl (shared by the pipelines)."""
+    if crawler not in _WRITERS:
+        _WRITERS[crawler] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+    return _WRITERS[crawler]

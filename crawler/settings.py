@@ -87,10 +87,6 @@ EXTENSIONS = {
     "crawler.extensions.RunSummary": 500,
 }
 
-# --- extraction ----------------------------------------------------------------------------
-# Extraction runs in worker threads so fetching goes on meanwhile.
-WATCHDESK_EXTRACT_THREADS = 2
-
 # --- schedule ----------------------------------------------------------------------------
 # Seconds between two daemon ticks; each tick starts whatever is due.
 WATCHDESK_TICK_SECONDS = 60

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 import click
 from rich.console import Console
@@ -57,3 +59,21 @@ def parse_since(text: str, now: datetime) -> datetime:
             f"{text!r} is neither a duration (24h, 7d) nor an ISO 8601 time", param_hint="--since"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every crawling command shares: `--host-map` and `-s NAME=VALUE`."""
+    command = click.option(
+        "-s",
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Override a Scrapy or WATCHDESK_* setting (repeatable), as `scrapy -s`.",
+    )(command)
+    return click.option(
+        "--host-map",
+        metavar="JSON",
+        envvar="WATCHDESK_HOST_MAP",
+        help="JSON host -> base URL: fetch those hosts from a local replay server.",
+    )(command)

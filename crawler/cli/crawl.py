@@ -11,7 +11,7 @@ from rich.table import Table
 from scrapy.crawler import AsyncCrawlerRunner
 from scrapy.settings import Settings
 
-from crawler.cli.common import Context, pass_context
+from crawler.cli.common import Context, crawl_options, pass_context
 from crawler.config import project_settings
 from crawler.running import crawl_once, run_crawls
 from crawler.urls import is_http_url
@@ -37,20 +37,7 @@ SUMMARY_ROWS = (
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Check this URL (repeatable).")
 @click.option("--outlet", metavar="NAME", help="Check only this outlet's pages (name or host).")
 @click.option("--due", is_flag=True, help="Check only pages whose next check time has come.")
-@click.option(
-    "--host-map",
-    metavar="JSON",
-    envvar="WATCHDESK_HOST_MAP",
-    help="JSON host -> base URL: fetch those hosts from a local replay server.",
-)
-@click.option(
-    "-s",
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a Scrapy or WATCHDESK_* setting (repeatable), as `scrapy -s`.",
-)
+@crawl_options
 @pass_context
 def crawl(
     ctx: Context,

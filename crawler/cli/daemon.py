@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crawler.feeds  # noqa: F401  (registers the `atom` report format)
-from crawler.cli.common import Context, pass_context
+from crawler.cli.common import Context, crawl_options, pass_context
 from crawler.cli.crawl import crawl_settings, parse_overrides
 from crawler.running import run_crawls
 from scheduler import daemon as daemon_module
@@ -27,20 +27,7 @@ from storage.repositories import utcnow
 @click.command()
 @click.option("--tick", type=float, metavar="SECONDS", help="Seconds between ticks.")
 @click.option("--once", is_flag=True, help="One tick, wait for its crawls, exit (cron, tests).")
-@click.option(
-    "--host-map",
-    metavar="JSON",
-    envvar="WATCHDESK_HOST_MAP",
-    help="JSON host -> base URL: fetch those hosts from a local replay server.",
-)
-@click.option(
-    "-s",
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a Scrapy or WATCHDESK_* setting (repeatable), as `scrapy -s`.",
-)
+@crawl_options
 @pass_context
 def daemon(
     ctx: Context, tick: float | None, once: bool, host_map: str | None, overrides: tuple[str, ...]

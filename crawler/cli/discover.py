@@ -16,7 +16,7 @@ from scrapy.spiderloader import SpiderLoader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.cli.common import Context, pass_context
+from crawler.cli.common import Context, crawl_options, pass_context
 from crawler.cli.crawl import crawl_settings, parse_overrides
 from crawler.running import crawl_once, run_crawls
 from spiders.base import OutletSpider
@@ -54,20 +54,7 @@ class Target:
 @click.command()
 @click.option("--event", "event_slug", required=True, metavar="SLUG", help="Event to follow up.")
 @click.option("--outlet", metavar="NAME", help="Only this outlet (name or host).")
-@click.option(
-    "--host-map",
-    metavar="JSON",
-    envvar="WATCHDESK_HOST_MAP",
-    help="JSON host -> base URL: fetch those hosts from a local replay server.",
-)
-@click.option(
-    "-s",
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a Scrapy or WATCHDESK_* setting (repeatable), as `scrapy -s`.",
-)
+@crawl_options
 @pass_context
 def discover(
     ctx: Context,
