@@ -8,15 +8,18 @@ the reason when the server is absent, unless WATCHDESK_REQUIRE_PG=1 (CI) makes t
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import open_store
+from tests.helpers import ARTIFACTS
 
 PG_URL = os.environ.get("WATCHDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -71,3 +74,31 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite store URL, for tests whose subject is not the backend."""
     return f"sqlite:///{tmp_path / 'watchdesk.db'}"
+
+
+#: Quality figures the tests write, shown at the end of every run (CI's log included).
+FIGURES = {
+    "extraction-f1.txt": "extraction F1 on the scrapinghub benchmark",
+    "revisions-accuracy.txt": "change kinds on real revision pairs",
+    "matching-scores.txt": "watch-item linking on the labelled set",
+}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config._watchdesk_started = time.time()  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the figures that this run measured (files written during the run)."""
+    started = getattr(config, "_watchdesk_started", 0)
+    lines = []
+    for name, title in FIGURES.items():
+        path = ARTIFACTS / name
+        if path.exists() and path.stat().st_mtime >= started:
+            text = path.read_text(encoding="utf-8").strip().splitlines()
+            lines.append(f"{title}:")
+            lines.extend(f"  {line}" for line in text[:12])
+    if lines:
+        terminalreporter.section("watchdesk quality figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -170,3 +170,17 @@ def test_html_report_in_chromium(demo_run: tuple[Path, str, float], tmp_path: Pa
     present = {rgb for _, rgb in colours}
     assert (212, 245, 212) in present, "no inserted-text highlight visible"  # ins background
     assert (248, 208, 208) in present, "no deleted-text highlight visible"  # del background
+
+
+def test_history_and_diff_of_an_edited_source(demo_run: tuple[Path, str, float]) -> None:
+    out, _, _ = demo_run
+    db = f"sqlite:///{out / 'demo.db'}"
+    url = next(u for u, e in EXPECTED.items() if "headline" in e["kinds"])
+    history = run_cli("history", url, db=db)
+    assert history.returncode == 0, history.stderr
+    assert "headline" in history.stdout and "not_modified" in history.stdout
+    diff = run_cli("diff", url, db=db)
+    assert diff.returncode == 0, diff.stderr
+    assert "v1 → v2" in diff.stdout and "pawns" in diff.stdout
+    first = run_cli("diff", url, "--from", "1", "--to", "9", db=db)
+    assert first.returncode == 1 and "versions available: [1, 2]" in first.stderr
