@@ -196,7 +196,7 @@ def policy_from_env() -> Policy:
 _HISTORY_COLUMNS = (Version.seen_at, Version.modified, Version.published)
 
 
-def prefetch_histories(session: Session, page_ids: list[int]) -> None:
+def prefetch_histories(session: Session, page_ids: list[int]) -> dict[int, list[Any]]:
     """Load the version histories of many pages in one query, for `page_history` to use
     (a recheck of a thousand pages otherwise spends a query per page on it)."""
     rows = session.execute(
@@ -208,6 +208,7 @@ def prefetch_histories(session: Session, page_ids: list[int]) -> None:
     for page_id, *columns in rows:
         histories[page_id].append(tuple(columns))
     session.info["watchdesk_histories"] = histories
+    return histories
 
 
 def page_history(session: Session, page: Page) -> PageHistory:
@@ -220,6 +221,11 @@ def page_history(session: Session, page: Page) -> PageHistory:
         rows = session.execute(
             select(*_HISTORY_COLUMNS).where(Version.page_id == page.id).order_by(Version.number)
         ).all()
+    return history_from_rows(rows, page)
+
+
+def history_from_rows(rows: Sequence[Any], page: Page) -> PageHistory:
+    """A PageHistory from (seen_at, modified, published) version rows, oldest first."""
     stated = (rows[-1][1] or rows[-1][2]) if rows else None
     return PageHistory(
         watched_since=rows[0][0] if rows else page.first_seen_at,
@@ -228,6 +234,11 @@ def page_history(session: Session, page: Page) -> PageHistory:
         state=page.state,
         consecutive_failures=page.consecutive_failures,
     )
+
+
+def next_check_for(history: PageHistory, now: datetime) -> datetime:
+    """When a page with this history, just checked at `now`, is due again."""
+    return next_check(history, now, policy_from_env(), _RNG)
 
 
 def _parse_date(text: str | None) -> datetime | None:

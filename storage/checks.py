@@ -7,9 +7,12 @@ leaves either the whole check or none of it. The decisions come from pure functi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from crawler.article import ArticleText
@@ -19,7 +22,12 @@ from crawler.extraction import EXTRACTOR_NAME, EXTRACTOR_VERSION, fingerprint, l
 from crawler.extraction import text_hash as compute_text_hash
 from crawler.items import FetchedPage
 from crawler.outcomes import Decision, Observation, Outcome, PageMemory, PageState, decide
-from scheduler.state import next_check_at
+from scheduler.state import (
+    history_from_rows,
+    next_check_at,
+    next_check_for,
+    prefetch_histories,
+)
 from storage.linking import link_change
 from storage.models import Change, Fetch, Page, Version
 from storage.repositories import add_version, article_of, latest_version, recent_versions
@@ -34,6 +42,63 @@ class CheckResult:
     change: Change | None = None
     flap: bool = False
     reason: str = ""
+
+
+def record_checks(
+    session: Session, items: Sequence[FetchedPage], *, now: datetime, confirmations: int = 2
+) -> list[CheckResult]:
+    """Record a batch of checks in the caller's transaction, one result per item.
+
+    The bulk of any recheck is a 304 from a healthy page: nothing to extract, compare or
+    version. Those are written with two bulk statements (fetch rows, page updates) after the
+    same decision `record_check` would take; everything else goes through `record_check`.
+    """
+    ids = [item.page_id for item in items]
+    pages = {page.id: page for page in session.scalars(select(Page).where(Page.id.in_(ids)))}
+    histories = prefetch_histories(session, ids)
+    quiet, results = [], {}
+    for item in items:
+        if _is_quiet(item, pages[item.page_id], confirmations):
+            quiet.append(item)
+        else:
+            results[id(item)] = record_check(session, item, now=now, confirmations=confirmations)
+    _record_quiet(session, quiet, pages, histories, now)
+    return [results.get(id(item), CheckResult(Outcome.NOT_MODIFIED)) for item in items]
+
+
+def _is_quiet(item: FetchedPage, page: Page, confirmations: int) -> bool:
+    """A 304 that leaves a healthy page exactly as it was (but for the check times)."""
+    if item.status != 304 or item.final_url not in ("", item.url) or page.state != "ok":
+        return False
+    decision = decide(Observation(status=304), _memory(page), confirmations)
+    return decision.outcome == Outcome.NOT_MODIFIED and decision.memory == _memory(page)
+
+
+def _record_quiet(
+    session: Session,
+    items: list[FetchedPage],
+    pages: dict[int, Page],
+    histories: dict[int, list[Any]],
+    now: datetime,
+) -> None:
+    if not items:
+        return
+    result = CheckResult(Outcome.NOT_MODIFIED)
+    session.execute(insert(Fetch), [_fetch_values(item, result) for item in items])
+    updates = [
+        {
+            "id": item.page_id,
+            "last_status": 304,
+            "last_checked_at": now,
+            "lease_owner": None,
+            "lease_until": None,
+            "next_check_at": next_check_for(
+                history_from_rows(histories[item.page_id], pages[item.page_id]), now
+            ),
+        }
+        for item in items
+    ]
+    session.execute(update(Page), updates)
 
 
 def record_check(
@@ -199,7 +264,11 @@ def _add_change(
 
 
 def _fetch_row(item: FetchedPage, result: CheckResult) -> Fetch:
-    return Fetch(
+    return Fetch(**_fetch_values(item, result))
+
+
+def _fetch_values(item: FetchedPage, result: CheckResult) -> dict[str, Any]:
+    return dict(
         page_id=item.page_id,
         started_at=item.started_at,
         duration_ms=item.duration_ms,
