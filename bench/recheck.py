@@ -7,7 +7,7 @@ Passes, each a separate process (as a user runs them), against the same URLs and
   edited    `watchdesk crawl` after 10 % of the pages were edited
 For each: pages/s, ratio to the ceiling, peak RSS; then the database size.
 
-    python bench/recheck.py [--pages 1000] [--hosts 20] [--repeat 3]
+    python bench/recheck.py [--pages 1000] [--hosts 20] [--repeat 5]
 
 Each pass is a whole process, start-up included, for the ceiling as for watchdesk.
 """
@@ -103,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     urls = build_sites(corpus_pages(args.pages), args.hosts)
@@ -161,6 +161,13 @@ def main() -> None:
             f"| {name} | {count} | {rate:.1f} | {rate / ceiling_rate:.2f} | {seconds:.1f} "
             f"| {rss / 1024:.0f} |"
         )
+    ceilings = [s for s, _ in runs["ceiling (fetch-only Scrapy)"][1:]]
+    rechecks = [s for s, _ in runs["watchdesk unchanged recheck"]]
+    pairs = [c / r for c, r in zip(ceilings, rechecks, strict=True)]
+    print(
+        f"\nunchanged recheck / the ceiling run just before it: "
+        f"{', '.join(f'{p:.2f}' for p in pairs)} (median {statistics.median(pairs):.2f})"
+    )
     size = sum(p.stat().st_size for p in WORK.glob("bench.db*"))
     print(
         f"\nN = {len(urls)} pages on {args.hosts} hosts; "
