@@ -97,7 +97,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         if path.exists() and path.stat().st_mtime >= started:
             text = path.read_text(encoding="utf-8").strip().splitlines()
             lines.append(f"{title}:")
-            lines.extend(f"  {line}" for line in text[:12])
+            lines.extend(f"  {line}" for line in text[:16])
     if lines:
         terminalreporter.section("watchdesk quality figures")
         for line in lines:

@@ -180,6 +180,17 @@ def every_page_fetched(db: str, times: int, host: str | None = None) -> bool:
     return len(found) == len(wanted) and all(len(v) >= times for v in found.values())
 
 
+def significant_by_outlet(log: str) -> dict[str, int]:
+    """Significant changes per outlet, summed over the daemon's per-run log lines."""
+    line = (
+        r"recheck Outlet (\w) \(\w\.example\): \d+ checked, \d+ new version\(s\), (\d+) significant"
+    )
+    significant = {"A": 0, "B": 0}
+    for outlet, count in re.findall(line, log):
+        significant[outlet] += int(count)
+    return significant
+
+
 # --- the tests -------------------------------------------------------------------------------
 
 
@@ -197,15 +208,11 @@ def test_changes_are_recrawled_reported_digested_and_fed(setup, tmp_path: Path) 
         server.set_state("state2")
         wait_for(lambda: query(db, lambda s: s.scalar(select(func.count(Change.id)))) >= 2, 20)
         wait_for(lambda: receiver.bodies, 15)
+        # The run's log line comes after its last commit: wait for it before stopping.
+        wait_for(lambda: significant_by_outlet(daemon.log())["A"] >= 2, 15)
         assert daemon.stop() == 0, daemon.log()[-3000:]
     log = daemon.log()
-    line = (
-        r"recheck Outlet (\w) \(\w\.example\): \d+ checked, \d+ new version\(s\), (\d+) significant"
-    )
-    significant = {"A": 0, "B": 0}
-    for outlet, count in re.findall(line, log):
-        significant[outlet] += int(count)
-    assert significant == {"A": 2, "B": 0}, log
+    assert significant_by_outlet(log) == {"A": 2, "B": 0}, log
     changes = query(
         db, lambda s: list(s.execute(select(Change.id, Change.significant, Change.summary)))
     )
