@@ -222,7 +222,6 @@ class Fetch(Base):
     __tablename__ = "fetch"
     id: Mapped[int] = mapped_column(primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("page.id"), index=True)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"), index=True)
     started_at: Mapped[datetime]
     duration_ms: Mapped[float | None] = mapped_column(Float)
     status: Mapped[int | None]

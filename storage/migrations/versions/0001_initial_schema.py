@@ -224,7 +224,6 @@ def upgrade() -> None:
         "fetch",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("page_id", sa.Integer(), nullable=False),
-        sa.Column("run_id", sa.Integer(), nullable=True),
         sa.Column("started_at", storage.models.UTCDateTime(), nullable=False),
         sa.Column("duration_ms", sa.Float(), nullable=True),
         sa.Column("status", sa.Integer(), nullable=True),
@@ -236,7 +235,6 @@ def upgrade() -> None:
         sa.Column("bytes", sa.Integer(), nullable=True),
         sa.Column("version_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["page_id"], ["page.id"], name=op.f("fk_fetch_page_id_page")),
-        sa.ForeignKeyConstraint(["run_id"], ["run.id"], name=op.f("fk_fetch_run_id_run")),
         sa.ForeignKeyConstraint(
             ["version_id"], ["version.id"], name=op.f("fk_fetch_version_id_version")
         ),
@@ -244,7 +242,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("fetch", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_fetch_page_id"), ["page_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_fetch_run_id"), ["run_id"], unique=False)
 
     op.create_table(
         "followup",
@@ -304,7 +301,6 @@ def downgrade() -> None:
 
     op.drop_table("followup")
     with op.batch_alter_table("fetch", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_fetch_run_id"))
         batch_op.drop_index(batch_op.f("ix_fetch_page_id"))
 
     op.drop_table("fetch")
