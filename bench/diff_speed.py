@@ -19,9 +19,9 @@ from pathlib import Path
 
 from diff_match_patch import diff_match_patch
 
-from crawler.article import ArticleText
-from crawler.changes import classify
-from crawler.diffing import diff_versions
+from crawler.changes.classify import classify
+from crawler.changes.diffing import diff_versions
+from crawler.extract.article import ArticleText
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUTH = ROOT / "tests" / "fixtures" / "scrapinghub" / "ground-truth.json"

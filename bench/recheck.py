@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.settings import BENCH_SETTINGS  # noqa: E402
-from crawler.replay import ReplayServer  # noqa: E402
+from crawler.demo.replay import ReplayServer  # noqa: E402
 from storage.db import open_store  # noqa: E402
 from storage.repositories import ensure_page, get_or_create_outlet  # noqa: E402
 

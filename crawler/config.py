@@ -10,7 +10,7 @@ from typing import Any
 from scrapy.settings import BaseSettings, Settings
 
 from crawler import settings as defaults
-from crawler.urls import parse_host_map
+from crawler.fetch.urls import parse_host_map
 
 ENV_PREFIX = "WATCHDESK_"
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
 from crawler.config import host_map_from_settings
-from crawler.urls import rewrite_for_host_map
+from crawler.fetch.urls import rewrite_for_host_map
 
 if TYPE_CHECKING:
     from scrapy import Request

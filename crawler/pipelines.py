@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Self
 from weakref import WeakKeyDictionary
 
-from crawler.extraction import extract_article, is_challenge_page
+from crawler.extract.extraction import extract_article, is_challenge_page
 from crawler.items import FetchedPage
 from storage.checks import CheckResult, record_check, record_checks
 from storage.db import open_store

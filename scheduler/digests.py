@@ -21,8 +21,16 @@ from platformdirs import user_data_dir
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.feeds import TAG, Feed, FeedEntry, entry_title, feed_updated, render_feed, rfc3339
-from crawler.reports import safe_url
+from crawler.reports.atom import (
+    TAG,
+    Feed,
+    FeedEntry,
+    entry_title,
+    feed_updated,
+    render_feed,
+    rfc3339,
+)
+from crawler.reports.render import safe_url
 from storage.models import Change, Event, Run, Source, Version
 
 DIGEST_KIND = "digest"

@@ -30,8 +30,8 @@ from scrapy.crawler import AsyncCrawlerRunner
 from scrapy.settings import BaseSettings
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.notify import notify, parse_urls
-from crawler.reports import render
+from crawler.reports.notify import notify, parse_urls
+from crawler.reports.render import render
 from crawler.running import crawl_once
 from scheduler import state
 from scheduler.breaker import BreakerRules, Phase, after_fetches, phase

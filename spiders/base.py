@@ -2,7 +2,7 @@
 
 An outlet module only declares where its links are (feeds, sitemaps, listing pages, listing
 APIs), what its article URLs look like and how it misbehaves (`strip_query`, `encoding`);
-this class fetches those endpoints with Scrapy, parses them with `crawler.discovery`, keeps
+this class fetches those endpoints with Scrapy, parses them with `crawler.discovery.parse`, keeps
 the seen-URL memory in storage (`storage.followups.claim_links`) and requests each new article
 once. The article answer becomes the same `FetchedPage` the watch spider yields (as a
 `discovered`), so ExtractPipeline and RecordPipeline store it exactly like a watched page,
@@ -24,8 +24,8 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler import discovery
-from crawler.discovery import DiscoveredLink, DiscoveryError
+from crawler.discovery import parse as discovery
+from crawler.discovery.parse import DiscoveredLink, DiscoveryError
 from crawler.items import FetchedPage
 from spiders.checking import check_request, item_from_failure, item_from_response
 from storage.db import open_store

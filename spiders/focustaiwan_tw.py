@@ -7,7 +7,7 @@ form POST answering JSON (OUTLETS.md); articles are `/{category}/{YYYYMMDD}{NNNN
 
 from __future__ import annotations
 
-from crawler.discovery import parse_ftnewslist
+from crawler.discovery.parse import parse_ftnewslist
 from spiders.base import ApiListing, OutletSpider
 
 API = "https://focustaiwan.tw/cna2019api/cna/FTNewsList/"

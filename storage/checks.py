@@ -15,13 +15,18 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from crawler.article import ArticleText
-from crawler.changes import ChangeKind, Classification, classify, state_change
-from crawler.diffing import diff_versions
-from crawler.extraction import EXTRACTOR_NAME, EXTRACTOR_VERSION, fingerprint, looks_truncated
-from crawler.extraction import text_hash as compute_text_hash
+from crawler.changes.classify import ChangeKind, Classification, classify, state_change
+from crawler.changes.diffing import diff_versions
+from crawler.extract.article import ArticleText
+from crawler.extract.extraction import (
+    EXTRACTOR_NAME,
+    EXTRACTOR_VERSION,
+    fingerprint,
+    looks_truncated,
+)
+from crawler.extract.extraction import text_hash as compute_text_hash
+from crawler.fetch.outcomes import Decision, Observation, Outcome, PageMemory, PageState, decide
 from crawler.items import FetchedPage
-from crawler.outcomes import Decision, Observation, Outcome, PageMemory, PageState, decide
 from scheduler.state import (
     history_from_rows,
     next_check_at,

@@ -1,6 +1,6 @@
 """Link a change of a cited article to the watch items it bears on.
 
-The matcher (`crawler.matching`) is pure; this module feeds it each citing event's profile
+The matcher (`crawler.matching.matcher`) is pure; this module feeds it each citing event's profile
 and stores the links with their evidence. Follow-ups share the same matcher.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.changes import Classification
-from crawler.matching import ItemTerms, MatchProfile, build_profile, relate_edit
+from crawler.changes.classify import Classification
+from crawler.matching.matcher import ItemTerms, MatchProfile, build_profile, relate_edit
 from storage.models import Change, ChangeLink, Event, Source, Version, WatchItem
 
 

@@ -82,7 +82,7 @@ class Event(Base):
     entities: Mapped[list[Any]] = mapped_column(default=list)
     entity_terms: Mapped[dict[str, Any]] = mapped_column(default=dict)
     match_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    """Editor-steered matcher terms (`crawler.matching.load_overrides` format)."""
+    """Editor-steered matcher terms (`crawler.matching.terms.load_overrides` format)."""
     digest: Mapped[str] = mapped_column(String(64))
     card_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -1,4 +1,4 @@
-"""Build a `crawler.reports.Report` from the store: one event, one period."""
+"""Build a `crawler.reports.render.Report` from the store: one event, one period."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.diffing import ArticleDiff
-from crawler.reports import (
+from crawler.changes.diffing import ArticleDiff
+from crawler.reports.render import (
     ChangeEntry,
     DiffLine,
     ErrorEntry,

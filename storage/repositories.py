@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
-from crawler.article import ArticleText
-from crawler.cards import Card
-from crawler.urls import host_of, normalize_url, url_key
+from crawler.cards.model import Card
+from crawler.extract.article import ArticleText
+from crawler.fetch.urls import host_of, normalize_url, url_key
 from storage.models import (
     Change,
     Event,

@@ -16,17 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.cards import (
-    MAX_CARD_BYTES,
-    Card,
-    CardError,
-    card_digest,
-    entity_name,
-    parse_card,
-    parse_markdown_card,
-    parse_yaml_card,
-)
-from crawler.urls import url_key
+from crawler.cards.markdown import parse_markdown_card
+from crawler.cards.model import MAX_CARD_BYTES, Card, CardError, card_digest, entity_name
+from crawler.cards.parse import parse_card
+from crawler.cards.yaml_card import parse_yaml_card
+from crawler.fetch.urls import url_key
 
 CARDS = Path(__file__).parent / "fixtures" / "cards"
 SEED_MD = CARDS / "paraguay-pena-taiwan-2026.md"
@@ -380,7 +374,7 @@ def test_card_error_carries_parts() -> None:
 
 def test_card_modules_stay_pure() -> None:
     code = (
-        "import sys, crawler.cards, crawler.card_yaml, crawler.urls; "
+        "import sys, crawler.cards.parse, crawler.fetch.urls; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'sqlalchemy'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

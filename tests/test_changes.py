@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from crawler.article import ArticleText
-from crawler.changes import SIGNIFICANT, ChangeKind, Classification, classify, state_change
-from crawler.diffing import diff_versions
+from crawler.changes.classify import SIGNIFICANT, ChangeKind, Classification, classify, state_change
+from crawler.changes.diffing import diff_versions
+from crawler.extract.article import ArticleText
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "changes.yaml").read_text("utf-8"))
 

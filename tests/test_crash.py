@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from crawler.replay import ReplayServer
+from crawler.demo.replay import ReplayServer
 from storage.models import Fetch, Page, Version
 from tests.helpers import ROOT, run_cli
 from tests.test_crawl import FAST, article_pages, write_card

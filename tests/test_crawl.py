@@ -17,7 +17,7 @@ import yaml
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from crawler.replay import ReplayServer
+from crawler.demo.replay import ReplayServer
 from storage.models import Change, Fetch, Page, Version
 from tests.helpers import FIXTURES, run_cli
 

@@ -29,7 +29,7 @@ import yaml
 from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
-from crawler.replay import ReplayServer
+from crawler.demo.replay import ReplayServer
 from scheduler import state
 from scheduler.digests import write_feed
 from storage.models import Change, Fetch, Lease, Outlet, Page, Run, Version

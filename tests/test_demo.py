@@ -25,7 +25,7 @@ from PIL import Image
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from crawler.reports import SCHEMA, render
+from crawler.reports.render import SCHEMA, render
 from storage.models import Change, Fetch, Outlet, Page
 from storage.reporting import build_report
 from storage.repositories import utcnow

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.article import ArticleText
-from crawler.changes import ChangeKind, classify
-from crawler.diffing import (
+from crawler.changes.classify import ChangeKind, classify
+from crawler.changes.diffing import (
     REWRITE_SIMILARITY,
     ArticleDiff,
     ParagraphChange,
@@ -20,6 +19,7 @@ from crawler.diffing import (
     diff_versions,
     word_diff,
 )
+from crawler.extract.article import ArticleText
 
 REVISIONS = Path(__file__).parent / "fixtures" / "revisions"
 
@@ -223,7 +223,7 @@ def test_to_json_from_json_round_trip() -> None:
 def test_pure_modules_import_neither_scrapy_nor_sqlalchemy() -> None:
     """Diffing and classification stay testable on plain values (COMMON rules)."""
     code = (
-        "import sys, crawler.diffing, crawler.changes, crawler.segment; "
+        "import sys, crawler.changes.diffing, crawler.changes.classify, crawler.changes.segment; "
         "print(sorted(m for m in ('scrapy', 'sqlalchemy') if m in sys.modules))"
     )
     root = Path(__file__).parent.parent

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from crawler import replay
-from crawler.urls import url_key
+from crawler.demo import replay
+from crawler.fetch.urls import url_key
 from storage.db import open_store
 from storage.models import Followup, Outlet, Page, Run, SeenUrl, Version, WatchItem
 from tests.helpers import FIXTURES, ROOT, run_cli

@@ -16,7 +16,7 @@ from scrapy.spiderloader import SpiderLoader
 from sqlalchemy import func, select
 
 from crawler.config import project_settings
-from crawler.discovery import (
+from crawler.discovery.parse import (
     DiscoveryError,
     feed_urls_in_html,
     listing_links,
@@ -27,7 +27,7 @@ from crawler.discovery import (
     skip_reason,
     strip_query,
 )
-from crawler.urls import url_key
+from crawler.fetch.urls import url_key
 from spiders.base import OutletSpider
 from storage.followups import claim_links, find_outlets
 from storage.models import Page, SeenUrl

@@ -16,8 +16,8 @@ import pytest
 import trafilatura
 import yaml
 
-from crawler.article import ArticleText
-from crawler.extraction import (
+from crawler.extract.article import ArticleText
+from crawler.extract.extraction import (
     EXTRACTOR_NAME,
     EXTRACTOR_VERSION,
     MAX_HTML_CHARS,
@@ -28,8 +28,8 @@ from crawler.extraction import (
     looks_truncated,
     text_hash,
 )
-from crawler.furniture import is_furniture, strip_editor_codes
-from crawler.normalise import normalise
+from crawler.extract.furniture import is_furniture, strip_editor_codes
+from crawler.extract.normalise import normalise
 
 TESTS = Path(__file__).parent
 PAGES = TESTS / "fixtures" / "pages"
@@ -273,7 +273,8 @@ def test_extractor_version_names_trafilatura_and_our_rules() -> None:
 
 def test_pure_modules_do_not_import_scrapy_or_sqlalchemy() -> None:
     code = (
-        "import sys, crawler.extraction, crawler.furniture, crawler.normalise; "
+        "import sys, crawler.extract.extraction, crawler.extract.furniture, "
+        "crawler.extract.normalise; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'sqlalchemy')))"
     )
     result = subprocess.run(

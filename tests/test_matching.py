@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from crawler.cards import parse_card
-from crawler.matching import (
+from crawler.cards.parse import parse_card
+from crawler.matching.matcher import (
     ItemTerms,
     MatchProfile,
     build_profile,
@@ -31,8 +31,8 @@ from crawler.matching import (
     relate,
     relate_edit,
 )
-from crawler.matching_profile import mentions
-from crawler.matching_text import analyse
+from crawler.matching.profile import mentions
+from crawler.matching.text import analyse
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "tests" / "fixtures" / "cards" / "paraguay-pena-taiwan-2026.md"
@@ -360,7 +360,7 @@ def test_require_naming_an_unknown_entity_is_refused() -> None:
 
 def test_matcher_modules_stay_pure() -> None:
     code = (
-        "import sys, crawler.matching; "
+        "import sys, crawler.matching.matcher; "
         "bad = [m for m in ('scrapy', 'sqlalchemy') if m in sys.modules]; "
         "sys.exit(', '.join(bad) if bad else 0)"
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.article import ArticleText
-from crawler.normalise import fingerprint, normalise, text_hash
+from crawler.extract.article import ArticleText
+from crawler.extract.normalise import fingerprint, normalise, text_hash
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "normalise.yaml").read_text("utf-8"))
 

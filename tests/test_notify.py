@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import feedparser
 import pytest
 
-from crawler.feeds import AtomRenderer
-from crawler.notify import notify, parse_urls
-from crawler.reports import ChangeEntry, Report, VersionRef, render
+from crawler.reports.atom import AtomRenderer
+from crawler.reports.notify import notify, parse_urls
+from crawler.reports.render import ChangeEntry, Report, VersionRef, render
 
 
 class Receiver:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.outcomes import Observation, PageMemory, PageState, decide, redirected_home
+from crawler.fetch.outcomes import Observation, PageMemory, PageState, decide, redirected_home
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "outcomes.yaml").read_text())
 

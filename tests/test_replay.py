@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.replay import ReplayServer
+from crawler.demo.replay import ReplayServer
 
 DEMO = Path(__file__).resolve().parents[1] / "crawler" / "demo" / "pages"
 EXPECTED = DEMO.parent / "expected.yaml"
@@ -263,7 +263,7 @@ def test_binds_loopback_only(server: ReplayServer) -> None:
 
 def test_module_cli_prints_url_and_obeys_control_endpoints(site: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.replay", str(site), "--state", "state1"],
+        [sys.executable, "-m", "crawler.demo.replay", str(site), "--state", "state1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from crawler.reports import (
+from crawler.reports.render import (
     SCHEMA,
     ChangeEntry,
     DiffLine,

@@ -46,9 +46,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.article import ArticleText
-from crawler.changes import SIGNIFICANT, ChangeKind, Classification, classify
-from crawler.normalise import normalise
+from crawler.changes.classify import SIGNIFICANT, ChangeKind, Classification, classify
+from crawler.extract.article import ArticleText
+from crawler.extract.normalise import normalise
 
 FIXTURES = Path(__file__).parent / "fixtures" / "revisions"
 ARTIFACT = Path(__file__).parent / ".artifacts" / "revisions-accuracy.txt"

@@ -12,8 +12,9 @@ from pathlib import Path
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.article import ArticleText
-from crawler.cards import card_digest, parse_card
+from crawler.cards.model import card_digest
+from crawler.cards.parse import parse_card
+from crawler.extract.article import ArticleText
 from crawler.items import FetchedPage
 from storage.checks import record_check
 from storage.db import is_current

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.urls import (
+from crawler.fetch.urls import (
     host_of,
     is_http_url,
     normalize_url,

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from sqlalchemy.orm import Session, sessionmaker
 
-from storage.db import open_store, resolve_url
+if TYPE_CHECKING:  # the store (SQLAlchemy, maybe Alembic) is imported when a command opens it
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 @dataclass
@@ -28,11 +28,15 @@ class Context:
     @cached_property
     def url(self) -> str:
         """The store URL in force (explicit, WATCHDESK_DB, or the default SQLite file)."""
+        from storage.db import resolve_url
+
         return resolve_url(self.db_url)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         """Sessions on the store, with the schema upgraded."""
+        from storage.db import open_store
+
         return open_store(self.url)
 
 

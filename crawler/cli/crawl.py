@@ -13,8 +13,8 @@ from scrapy.settings import Settings
 
 from crawler.cli.common import Context, crawl_options, pass_context
 from crawler.config import project_settings
+from crawler.fetch.urls import is_http_url
 from crawler.running import crawl_once, run_crawls
-from crawler.urls import is_http_url
 from storage.repositories import ensure_page
 
 #: Outcome stats keys, in the order the summary shows them.

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import crawler.feeds  # noqa: F401  (registers the `atom` report format)
+import crawler.reports.atom  # noqa: F401  (registers the `atom` report format)
 from crawler.cli.common import Context, crawl_options, pass_context
 from crawler.cli.crawl import crawl_settings, parse_overrides
 from crawler.running import run_crawls

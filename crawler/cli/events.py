@@ -9,9 +9,10 @@ import click
 from rich.table import Table
 from sqlalchemy import func, select
 
-from crawler.cards import CardError, card_digest, parse_card
+from crawler.cards.model import CardError, card_digest
+from crawler.cards.parse import parse_card
 from crawler.cli.common import Context, pass_context
-from crawler.matching import load_overrides
+from crawler.matching.matcher import load_overrides
 from storage.models import Event, Page, Source
 from storage.repositories import EventDelta, get_event, upsert_event
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from crawler import feeds  # noqa: F401 - registers the "atom" report format
+from crawler.changes.diffing import diff_versions
 from crawler.cli.common import Context, parse_since, pass_context
-from crawler.diffing import diff_versions
-from crawler.reports import Renderer, render
+from crawler.reports import atom  # noqa: F401 - registers the "atom" report format
+from crawler.reports.render import Renderer, render
 from storage.reporting import UnknownEvent, build_report
 from storage.repositories import article_of, page_by_url, utcnow, versions_of
 
@@ -29,7 +29,7 @@ from storage.repositories import article_of, page_by_url, utcnow, versions_of
     type=click.Choice(sorted(Renderer.registry)),
     default="md",
     show_default=True,
-    help="Output format (JSON follows crawler/schemas/).",
+    help="Output format (JSON follows crawler/reports/schemas/).",
 )
 @click.option(
     "--all", "include_all", is_flag=True, help="Include cosmetic and date-only changes in md/html."

@@ -19,11 +19,12 @@ from typing import Any
 from rich.console import Console
 from scrapy.crawler import AsyncCrawlerRunner
 
-from crawler.cards import card_digest, parse_card
+from crawler.cards.model import card_digest
+from crawler.cards.parse import parse_card
 from crawler.config import project_settings
-from crawler.matching import load_overrides
-from crawler.replay import ReplayServer
-from crawler.reports import render
+from crawler.demo.replay import ReplayServer
+from crawler.matching.matcher import load_overrides
+from crawler.reports.render import render
 from crawler.running import run_crawls
 from storage.db import open_store
 from storage.reporting import build_report

@@ -13,7 +13,7 @@ import re
 
 from lxml.html import HtmlElement
 
-from crawler.article import ArticleText
+from crawler.extract.article import ArticleText
 
 #: A furniture line is short; anything longer is real text whatever words it starts with.
 _MAX_FURNITURE_CHARS = 160

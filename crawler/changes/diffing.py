@@ -20,9 +20,9 @@ from typing import Any
 
 from diff_match_patch import diff_match_patch
 
-from crawler.article import HEADLINE_VARIANTS, ArticleText
-from crawler.furniture import is_furniture, strip_editor_codes
-from crawler.segment import loose_key, rough_words, tokenize
+from crawler.changes.segment import loose_key, rough_words, tokenize
+from crawler.extract.article import HEADLINE_VARIANTS, ArticleText
+from crawler.extract.furniture import is_furniture, strip_editor_codes
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ _OPS = {
     diff_match_patch.DIFF_INSERT: "insert",
     diff_match_patch.DIFF_DELETE: "delete",
 }
-#: Supplements `crawler.furniture` for the comparison: a lone sign-off ("Enditem", "(完)",
+#: Supplements `crawler.extract.furniture` for the comparison: a lone sign-off ("Enditem", "(完)",
 #: "【责任编辑：X】") and feed tails glued inside a paragraph ("Clique aqui para acessar a
 #: matéria na íntegra...", "VÍDEOS: ..."), which come and go between fetches of the same story.
 _SIGN_OFF = re.compile(

@@ -7,7 +7,7 @@ small traditional-to-simplified Chinese map, and the one YAML format editors wri
 The overrides file (one per event, e.g. `crawler/demo/terms/paraguay-pena-taiwan-2026.yaml`)::
 
     event: paraguay-pena-taiwan-2026     # optional; the event's slug, for humans
-    thresholds: {event: 2.0, item: 1.0}  # optional; see crawler.matching for the scale
+    thresholds: {event: 2.0, item: 1.0}  # optional; see crawler.matching.matcher for the scale
     entities:                            # name -> aliases in any language, or a mapping
       Paraguay: [Paraguay, paraguayo, 巴拉圭]
       China: {aliases: [China, 中國], not: [Republic of China, 中國國民黨]}

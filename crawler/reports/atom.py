@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from crawler.reports import TEMPLATES, ChangeEntry, Renderer, Report, safe_url
+from crawler.reports.render import TEMPLATES, ChangeEntry, Renderer, Report, safe_url
 
 TAG = "tag:watchdesk,2026:"
 #: Characters XML 1.0 forbids even escaped (page text sometimes carries them).

@@ -25,15 +25,15 @@ import htmldate
 import trafilatura
 from lxml.html import HtmlElement
 
-from crawler.article import ArticleText
-from crawler.furniture import (
+from crawler.extract.article import ArticleText
+from crawler.extract.furniture import (
     drop_appended_articles,
     is_challenge_page,
     is_furniture,
     looks_truncated,
     strip_editor_codes,
 )
-from crawler.normalise import decode_html, fingerprint, normalise, text_hash
+from crawler.extract.normalise import decode_html, fingerprint, normalise, text_hash
 
 __all__ = [
     "EXTRACTOR_NAME",

@@ -1,8 +1,8 @@
 """Build a `MatchProfile`: an event's terms, entities and weights, analysed once.
 
-Split from `crawler.matching` (which re-exports everything public here) because building is
+Split from `crawler.matching.matcher` because building is
 where the editor's overrides and the automatic terms meet; scoring never looks back at text
-of the card. See `crawler.matching` for what the weights mean and why.
+of the card. See `crawler.matching.matcher` for what the weights mean and why.
 
 Automatic terms come from the English text of each watch item (and of the event title):
 runs of content words between stopwords, punctuation, entity aliases and generic
@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.matching_terms import GENERIC_ITEM_WORDS, STOPWORDS, normalise_overrides
-from crawler.matching_text import PhraseIndex, add_cjk_words, analyse, fold_latin, stem
+from crawler.matching.terms import GENERIC_ITEM_WORDS, STOPWORDS, normalise_overrides
+from crawler.matching.text import PhraseIndex, add_cjk_words, analyse, fold_latin, stem
 
 STRONG = 1.0
 SUPPORT = 0.4

@@ -38,7 +38,7 @@ How it decides, and why:
 
 Entity aliases resolve leftmost-longest, with the overrides' `not` phrases hiding look-alikes
 ("Republic of China" is not China). All terms of all languages are looked up in every article:
-Spanish pages quote English terms, and analysis goes by script (see `crawler.matching_text`).
+Spanish pages quote English terms, and analysis goes by script (see `crawler.matching.text`).
 """
 
 from __future__ import annotations
@@ -48,16 +48,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from crawler.matching_profile import (
+from crawler.matching.profile import (
     Feature,
     ItemTerms,
     MatchProfile,
     build_profile,
     mentions,
 )
-from crawler.matching_syndication import group_syndicated
-from crawler.matching_terms import load_overrides
-from crawler.matching_text import Hit, analyse, split_sentences
+from crawler.matching.syndication import group_syndicated
+from crawler.matching.terms import load_overrides
+from crawler.matching.text import Hit, analyse, split_sentences
 
 logger = logging.getLogger(__name__)
 

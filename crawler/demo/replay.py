@@ -19,7 +19,7 @@ derived from the same hash, so it changes exactly when the body does. If-Modifie
 matches exactly (nginx's default `if_modified_since exact`), because hash-derived times are
 not ordered. If-None-Match takes precedence over If-Modified-Since (RFC 9110 13.2.2).
 
-Run alone: `python -m crawler.replay ROOT [--state state1] [--port 0]` prints its base URL
+Run alone: `python -m crawler.demo.replay ROOT [--state state1] [--port 0]` prints its base URL
 on the first line; `POST /_replay/state` (body: state name) switches, `GET /_replay/log`
 returns the request log as JSON.
 """
@@ -444,7 +444,7 @@ def _extra(route: dict[str, Any]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Serve ROOT until SIGTERM or SIGINT; the first stdout line is the base URL."""
-    parser = argparse.ArgumentParser(prog="python -m crawler.replay", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m crawler.demo.replay", description=__doc__)
     parser.add_argument("root", type=Path, help="folder with one sub-folder per state")
     parser.add_argument("--state", default="state1", help="page set to serve first")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")

@@ -28,9 +28,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from crawler.article import ArticleText
-from crawler.diffing import ArticleDiff, Hunk, ParagraphChange, diff_versions, hunks, word_diff
-from crawler.segment import (
+from crawler.changes.diffing import (
+    ArticleDiff,
+    Hunk,
+    ParagraphChange,
+    diff_versions,
+    hunks,
+    word_diff,
+)
+from crawler.changes.segment import (
     FUNCTION_WORDS,
     edit_distance,
     has_cjk,
@@ -45,6 +51,7 @@ from crawler.segment import (
     touched,
     words,
 )
+from crawler.extract.article import ArticleText
 
 logger = logging.getLogger(__name__)
 

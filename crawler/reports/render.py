@@ -2,7 +2,7 @@
 
 The data (`Report`) is built from the store by `storage.reporting.build_report`; rendering is
 pure. Formats register themselves by `kind` (`__init_subclass__`), so a new format is one
-class. The JSON form is a documented contract (`crawler/schemas/report.schema.json`);
+class. The JSON form is a documented contract (`crawler/reports/schemas/report.schema.json`);
 Markdown and HTML come from Jinja templates beside this module, HTML with autoescaping on,
 so page content such as `<script>` is shown as text, never run.
 """
@@ -170,7 +170,7 @@ class Renderer:
 
 
 class JsonRenderer(Renderer):
-    """JSON, per crawler/schemas/report.schema.json (all changes, quiet ones included)."""
+    """JSON, per crawler/reports/schemas/report.schema.json (all changes, quiet ones included)."""
 
     kind = "json"
 

@@ -2,16 +2,19 @@
 
 Parsing and policy only (practice 5): the spiders fetch with Scrapy and hand the bytes here;
 nothing in this module fetches by itself (unlike trafilatura's `find_feed_urls`). Feeds are
-parsed by feedparser, sitemaps by Scrapy's own `scrapy.utils.sitemap.Sitemap` (after
-`scrapy.utils.gz.gunzip`), robots.txt by `sitemap_urls_from_robots`, HTML by parsel, so no
-XML is parsed by hand. No SQLAlchemy here; the spiders keep the seen-URL memory in storage.
+parsed by feedparser, sitemaps by lxml's `iterparse` with the same hardening Scrapy's own
+`Sitemap` uses (recover, no entities, no PIs), robots.txt by Protego (Scrapy's robots.txt
+parser), HTML by parsel. Neither Scrapy nor SQLAlchemy is imported (a domain package: see
+`tests/test_layout.py`); the spiders keep the seen-URL memory in storage.
 """
 
 from __future__ import annotations
 
 import calendar
+import io
 import json
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,10 +25,9 @@ import feedparser
 import lxml.etree
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 from parsel import Selector
-from scrapy.utils.gz import gunzip
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from protego import Protego
 
-from crawler.urls import host_of, is_http_url
+from crawler.fetch.urls import host_of, is_http_url
 
 #: Path segments that never start an article: people, tags, sections, media, search, paging
 #: (OUTLETS.md: ABC's `autor`, `tv`, `fotos`…; WordPress `tag`, `category`, `author`, `feed`).
@@ -224,24 +226,45 @@ def feed_urls_in_html(html: str | bytes, base_url: str) -> list[str]:
 # --- sitemaps and robots.txt -----------------------------------------------------------------
 
 
-class _NewsSitemap(Sitemap):
-    """Scrapy's Sitemap, also keeping Google News `news:title` and `news:publication_date`.
+def _local(tag: object) -> str:
+    """An element's tag without its namespace ("" for comments and the like)."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
-    Scrapy reads only the direct children of `<url>`, so the nested `news:news` block would be
-    lost; it is read here before Scrapy clears the element.
+
+def _gunzip(body: bytes, max_size: int) -> bytes:
+    """Inflate a gzip body, refusing one that grows beyond `max_size` bytes (0: no limit)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = inflater.decompress(body, max_size or 0)
+    if max_size and (inflater.unconsumed_tail or len(out) > max_size):
+        raise ValueError(f"inflates beyond {max_size} bytes")
+    if not inflater.eof:
+        raise EOFError("truncated gzip stream")
+    return out
+
+
+def _sitemap_entries(body: bytes) -> tuple[str, list[dict[str, str]]]:
+    """The root tag and each `<url>`/`<sitemap>` entry's direct children and Google News fields.
+
+    Streamed with `iterparse`, each entry cleared once read, so a 50 MB sitemap never becomes
+    one tree in memory.
     """
-
-    def _process_sitemap_element(self, elem: lxml.etree._Element) -> dict[str, Any] | None:
-        news = {
-            self._get_tag_name(el): (el.text or "").strip()
-            for el in elem.iter()
-            if isinstance(el.tag, str) and "sitemap-news" in el.tag
-        }
-        entry = super()._process_sitemap_element(elem)
-        if entry is not None:
-            entry["news_title"] = news.get("title") or None
-            entry["news_date"] = news.get("publication_date") or None
-        return entry
+    events = lxml.etree.iterparse(
+        io.BytesIO(body), events=("start", "end"), recover=True, remove_comments=True,
+        resolve_entities=False, remove_pis=True, collect_ids=False, no_network=True,
+    )  # fmt: skip
+    _, root = next(events)
+    entries: list[dict[str, str]] = []
+    for event, elem in events:
+        if event != "end" or _local(elem.tag) not in ("url", "sitemap"):
+            continue
+        entry = {_local(el.tag): (el.text or "").strip() for el in elem if _local(el.tag)}
+        for el in elem.iter():
+            if isinstance(el.tag, str) and "sitemap-news" in el.tag:
+                entry["news_" + _local(el.tag)] = (el.text or "").strip()
+        elem.clear()
+        if entry.get("loc"):
+            entries.append(entry)
+    return _local(root.tag), entries
 
 
 def parse_sitemap(body: bytes, url: str, max_size: int = 0) -> SitemapPage:
@@ -260,31 +283,31 @@ def parse_sitemap(body: bytes, url: str, max_size: int = 0) -> SitemapPage:
     """
     if body[:3] == b"\x1f\x8b\x08":
         try:
-            body = gunzip(body, max_size=max_size)
-        except (OSError, EOFError, ValueError) as exc:
+            body = _gunzip(body, max_size)
+        except (zlib.error, EOFError, ValueError) as exc:
             raise DiscoveryError(f"sitemap {url} is not valid gzip: {exc}") from exc
     if problem := _not_xml(body):
         raise DiscoveryError(f"{url} is not a sitemap ({problem})")
     try:
-        sitemap = _NewsSitemap(body)
+        kind, entries = _sitemap_entries(body)
     except (lxml.etree.XMLSyntaxError, StopIteration) as exc:
         raise DiscoveryError(f"{url} is not a sitemap ({_sniff(body)})") from exc
-    if sitemap.type not in ("urlset", "sitemapindex"):
-        raise DiscoveryError(f"{url} is not a sitemap (root element <{sitemap.type}>)")
-    links = tuple(_sitemap_link(entry, url) for entry in sitemap)
-    return SitemapPage(sitemap.type, links)
+    if kind not in ("urlset", "sitemapindex"):
+        raise DiscoveryError(f"{url} is not a sitemap (root element <{kind}>)")
+    return SitemapPage(kind, tuple(_sitemap_link(entry, url) for entry in entries))
 
 
-def _sitemap_link(entry: dict[str, Any], sitemap_url: str) -> DiscoveredLink:
+def _sitemap_link(entry: dict[str, str], sitemap_url: str) -> DiscoveredLink:
     """One `<url>` / `<sitemap>` entry; the news publication date wins over `lastmod`."""
-    stamp = entry.get("news_date") or entry.get("lastmod")
+    stamp = entry.get("news_publication_date") or entry.get("lastmod")
     loc = urljoin(sitemap_url, entry["loc"])
-    return DiscoveredLink(loc, entry.get("news_title"), parse_time(stamp), sitemap_url)
+    return DiscoveredLink(loc, entry.get("news_title") or None, parse_time(stamp), sitemap_url)
 
 
 def robots_sitemaps(body: bytes, base_url: str) -> list[str]:
     """The `Sitemap:` lines of a robots.txt, absolute and without repeats."""
-    return list(dict.fromkeys(sitemap_urls_from_robots(body, base_url=base_url)))
+    robots = Protego.parse(body.decode("utf-8", "replace"))
+    return list(dict.fromkeys(urljoin(base_url, url) for url in robots.sitemaps))
 
 
 def parse_time(value: str | None, default_tz: timezone = UTC) -> datetime | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from charset_normalizer import from_bytes
 
-from crawler.article import ArticleText
+from crawler.extract.article import ArticleText
 
 #: `<meta charset>` or `http-equiv` Content-Type charset, looked for in the first bytes only.
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)

@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from crawler.matching_text import fold_cjk, fold_latin
+from crawler.matching.text import fold_cjk, fold_latin
 
 SHINGLE_WORDS = 5
 SHINGLE_CHARS = 4

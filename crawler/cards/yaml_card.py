@@ -37,7 +37,7 @@ from __future__ import annotations
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from crawler.cards import (
+from crawler.cards.model import (
     LANGUAGE_RE,
     Card,
     CardError,
@@ -48,6 +48,7 @@ from crawler.cards import (
     check_sources,
     check_url,
     clean_text,
+    decode_card,
     dedupe,
     entity_name,
     make_source,
@@ -277,6 +278,17 @@ class _YamlParser:
         return result
 
 
-def parse_yaml(text: str, name: str) -> Card:
-    """Parse decoded YAML card text; use `crawler.cards.parse_yaml_card` from outside."""
-    return _YamlParser(name).parse(text)
+def parse_yaml_card(text: str | bytes, *, name: str = "<card>") -> Card:
+    """Parse a hand-written YAML card (layout documented in this module).
+
+    Args:
+        text: the YAML text (bytes are decoded as UTF-8).
+        name: used in error messages.
+
+    Returns:
+        The parsed `Card`.
+
+    Raises:
+        CardError: the card is unusable; the message names the line.
+    """
+    return _YamlParser(name).parse(decode_card(text, name))

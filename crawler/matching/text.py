@@ -34,7 +34,7 @@ from typing import Generic, TypeVar
 
 import jieba
 
-from crawler.matching_terms import CJK_STOPWORDS, STOPWORDS, T2S
+from crawler.matching.terms import CJK_STOPWORDS, STOPWORDS, T2S
 
 logger = logging.getLogger(__name__)
 
