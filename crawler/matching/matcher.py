@@ -1,65 +1,57 @@
-"""Relevance matcher: does an article (or an edit of a cited one) bear on an event's watch items?
+"""Does an article (or an edit of a cited one) bear on an event, and on which watch items?
 
-Pure functions on plain data (no Scrapy, no SQLAlchemy), English, Spanish and Chinese.
+Two kinds of evidence, because either alone fails (measured on the development events of
+`tests/fixtures/linking/`):
 
-How it decides, and why:
+- **Meaning**, from sentence vectors (`encoder`): each sentence of the article is compared
+  with each watch item and with the card's context (title, lede, summary sentences). This is
+  what links a Spanish wire story on "the first container ship" to an English item about the
+  port entering operation. But a story about the same kind of event in another country scores
+  as high as a true follow-up.
+- **Anchors**, the event's own places and names in the article: the card's countries in any
+  language (`places`, CLDR), its other names ("Codelco", "BR-319"; Chinese names matched by
+  vector). They gate: an article needs at least one salient anchor (in the title or lead, or
+  named twice), and one whose salient places are all foreign to the card needs a name too.
 
-- **Passages are sentences.** A watch item is a narrow question ("is the poultry opening
-  turning into export volumes?"); one sentence that answers it is the evidence an editor
-  wants to see, and a whole-article bag of words would let a long article match everything.
-- **Okapi BM25 per sentence** (k1 = 1.2, b = 0.3: sentences vary little in length, so length
-  normalisation is mild), query = the item's weighted terms. The item's score over an article
-  is best sentence + 0.5 x second + 0.25 x third: sustained discussion ranks above a passing
-  mention, but a single clear sentence is enough.
-- **IDF is computed over the event's watch items** (Lucene's `ln(1 + (N - df + .5)/(df + .5))`
-  with N = number of items): there is no background news corpus to estimate general word
-  rarity from, and what the matcher must tell apart is *which item* a sentence is about; a
-  term every item shares ("MOU") carries no such information.
-- **Term weights say how specific a term is**: editor terms (`terms` in the overrides) and
-  automatic two-to-three-word phrases from the item's English text weigh 1.0; automatic single
-  words and editor `support` words 0.4; an entity the item itself names (item 3's "China")
-  0.5. Single words that occur in the event title ("visit", "data", "MOU") are dropped from
-  the items: they say "this event", not "this item". Generic watch-item wording ("whether",
-  "measurable", "signature") is never a term.
-- **An item links** when its score reaches the item threshold (0.8) *and* at least one matched
-  term is strong (weight 1.0, shared by at most half of the items): two weak words never link.
-- **On-topic** needs the required entity co-occurrence (overrides `require`, e.g. Paraguay AND
-  Taiwan; an item's own groups, e.g. China AND Paraguay, also qualify when that item matches)
-  within a window of three sentences (the title counts in every window), each entity of the
-  group being *salient* (in the title or the first two sentences, or named twice: a story
-  about Honduras that ends "... Paraguay still recognises Taiwan" is not about Paraguay;
-  the people a card names for a country count as naming it, since domestic press rarely
-  writes its own country's name), *and* an event score of at least 2.0. The event score
-  is the same BM25 over all item terms, the title's terms
-  and the editor's `event_terms` (no IDF), plus 0.4 per required entity mentioned in a
-  sentence, capped at 0.8 per sentence. Entities alone can therefore reach at most
-  0.8 x 1.75 = 1.4: an article that merely names Paraguay and Taiwan is never on-topic.
-- **Titles** weigh 1.5 x a body sentence (editors put the subject there).
+The decision, with constants set on the development events only:
 
-Entity aliases resolve leftmost-longest, with the overrides' `not` phrases hiding look-alikes
-("Republic of China" is not China). All terms of all languages are looked up in every article:
-Spanish pages quote English terms, and analysis goes by script (see `crawler.matching.text`).
+- **On-topic** when anchored and the event score, the best sentence's similarity to the card
+  (context or items) plus `ANCHOR_BONUS` per distinct anchor (at most `MAX_ANCHORS`), reaches
+  `EVENT_MIN`.
+- **Items**: each item's score is its best sentence's similarity, plus `TERM_BONUS` when that
+  sentence holds one of the item's own terms (a card name the item text uses, editor terms).
+  The best item links when it reaches `ITEM_MIN`; another item also links when within
+  `ITEM_MARGIN` of the best and above `ITEM_MIN`. An on-topic article below that is a related
+  follow-up with no item.
+- **Edits** are scored the same way on what changed (added and removed sentences, a new
+  headline): a cited article is on-topic by definition, so only the item rule applies.
+
+Every link keeps its evidence sentence. Pure module: no Scrapy, no SQLAlchemy.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from crawler.matching.profile import (
-    Feature,
-    ItemTerms,
-    MatchProfile,
-    build_profile,
-    mentions,
-)
+import numpy as np
+
+from crawler.matching.encoder import embed
+from crawler.matching.places import find_places
+from crawler.matching.profile import ItemTerms, MatchProfile, build_profile
 from crawler.matching.syndication import group_syndicated
 from crawler.matching.terms import load_overrides
-from crawler.matching.text import Hit, analyse, split_sentences
-
-logger = logging.getLogger(__name__)
+from crawler.matching.text import (
+    chinese_names,
+    fold,
+    has_cjk,
+    latin_words,
+    split_sentences,
+    stem_key,
+)
 
 __all__ = [
     "ItemMatch",
@@ -73,16 +65,13 @@ __all__ = [
     "relate_edit",
 ]
 
-K1 = 1.2
-B = 0.3
-ENTITY_WEIGHT = 0.4
-ENTITY_CAP = 0.8
-TITLE_BOOST = 1.5
-DECAY = (1.0, 0.5, 0.25)
-MIN_AVG_LEN = 10.0
-WINDOW = 3
+#: Logistic weights (bias first) fitted on the development events by bench/fit_matcher.py.
+WEIGHTS: dict[str, list[float]] = json.loads((Path(__file__).parent / "weights.json").read_text())
+TERM_BONUS = 0.08
+NAME_SIMILARITY = 0.6
 LEAD = 2
-EVIDENCE_CHARS = 200
+MAX_SENTENCES = 60
+EVIDENCE_CHARS = 240
 
 
 @dataclass(frozen=True)
@@ -92,69 +81,61 @@ class ItemMatch:
     id: int
     score: float
     evidence: tuple[str, ...]
-    """"[matched, terms] sentence", trimmed to ~200 characters, best sentence first."""
+    """The sentence(s) that bear on the item, best first, trimmed to ~240 characters."""
 
 
 @dataclass(frozen=True)
 class Relevance:
-    """How an article relates to an event."""
+    """How an article relates to an event, and the reasons."""
 
     on_topic: bool
     score: float
+    """The event score (similarity plus anchor bonus) that `EVENT_MIN` is compared with."""
     items: tuple[ItemMatch, ...]
     """Watch items it bears on, best first; empty = related follow-up without a watch item."""
     evidence: tuple[str, ...]
+    """The sentence most like the event, and the anchors found ("anchors: Perú, Chancay")."""
+    item_scores: tuple[tuple[int, float, str], ...] = ()
+    """Every item's score and best sentence, linked or not (for `watchdesk match`)."""
 
 
 @dataclass(frozen=True)
-class _Passage:
-    """One analysed sentence (or the title) of an article or edit."""
+class _Sentences:
+    """An article's sentences (title first when given) with their vectors."""
 
-    text: str
-    hits: tuple[Hit[int], ...]
-    entities: Counter[str]
-    length: int
-    offsets: tuple[int, ...]
-    boost: float = 1.0
-    prefix: str = ""
-
-
-# --- scoring ------------------------------------------------------------------------------
+    texts: tuple[str, ...]
+    vectors: np.ndarray
+    prefix: tuple[str, ...]
 
 
 def relate(
-    profile: MatchProfile, *, title: str | None, text: str, language: str | None
+    profile: MatchProfile, *, title: str | None, text: str, language: str | None = None
 ) -> Relevance:
     """How an article relates to the event of `profile`.
 
     Args:
         profile: from `build_profile`.
-        title: the article's headline, if known.
+        title: the article's headline, if known (it counts as the first sentence).
         text: the article body (paragraphs separated by newlines).
-        language: the page's language; unused by scoring (analysis goes by script), accepted
-            so callers pass what they have.
+        language: the page's language; unused (vectors and names work across languages),
+            accepted so callers pass what they have.
 
     Returns:
         The relevance; `items` is empty when the article is off-topic.
     """
     del language
-    passages = _passages(profile, text, title)
-    avg = _avg_len(passages)
-    event_scores = [_event_score(profile, p, avg) for p in passages]
-    event = _aggregate(event_scores)
-    candidates = [
-        m for m in (_item_match(profile, i, passages, avg) for i in profile.item_ids) if m
-    ]
-    gate = _gate(profile.require, passages) or any(
-        _gate(profile.item_require[m.id], passages) for m in candidates
-    )
-    on_topic = gate and event >= profile.event_threshold
-    items = (
-        [m for m in candidates if _gate(profile.item_require[m.id], passages)] if on_topic else []
-    )
-    items.sort(key=lambda m: -m.score)
-    evidence = _event_evidence(profile, passages, event_scores)
-    return Relevance(on_topic, round(event, 3), tuple(items), evidence)
+    heads = [title.strip()] if title and title.strip() else []
+    sentences = _encode([*heads, *split_sentences(text)][:MAX_SENTENCES])
+    if not sentences.texts:
+        return Relevance(False, 0.0, (), ())
+    anchors, places, names, foreign = _anchors(profile, sentences.texts)
+    scores = _item_scores(profile, sentences)
+    event_at, topic = topic_features(profile, sentences, places, names, foreign, scores)
+    score = _probability(WEIGHTS["topic"], topic)
+    on_topic = bool(anchors) and score >= 0.5
+    items = _link(WEIGHTS["item"], scores, topic[0]) if on_topic else ()
+    evidence = (_trim(sentences.texts[event_at]), "anchors: " + (", ".join(anchors) or "none"))
+    return Relevance(on_topic, round(score, 3), items, evidence, _summary(scores))
 
 
 def relate_edit(
@@ -163,178 +144,187 @@ def relate_edit(
     title: str | None,
     added: Sequence[str],
     removed: Sequence[str],
-    language: str | None,
+    language: str | None = None,
 ) -> tuple[ItemMatch, ...]:
     """The watch items an edit of a cited (so on-topic) article bears on.
 
     Args:
         profile: from `build_profile`.
-        title: the article's headline; not scored (an unchanged headline would otherwise
-            link every edit to whatever the article is about).
+        title: a new headline, when the edit changed it (scored like an added sentence);
+            None when the headline did not change (an unchanged headline would link every
+            edit to whatever the article is about).
         added: text the edit added (sentences or paragraphs).
         removed: text the edit removed.
-        language: unused by scoring, see `relate`.
+        language: unused, see `relate`.
 
     Returns:
         Matches, best first; evidence sentences start with "+ " (added) or "- " (removed).
     """
-    del title, language
-    passages = [
-        p
-        for prefix, chunks in (("+ ", added), ("- ", removed))
-        for chunk in chunks
-        for p in _passages(profile, chunk, None, prefix)
+    del language
+    parts = [("+ ", s) for chunk in added for s in split_sentences(chunk)]
+    parts += [("- ", s) for chunk in removed for s in split_sentences(chunk)]
+    if title and title.strip():
+        parts.insert(0, ("+ ", title.strip()))
+    if not parts:
+        return ()
+    parts = parts[:MAX_SENTENCES]
+    sentences = _encode([s for _, s in parts], tuple(p for p, _ in parts))
+    context = float((sentences.vectors @ profile.context_vectors.T).max())
+    return _link(WEIGHTS["edit"], _item_scores(profile, sentences), context)
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+
+def _encode(texts: Sequence[str], prefix: tuple[str, ...] | None = None) -> _Sentences:
+    """Sentences with their vectors, empty ones dropped."""
+    kept = [(i, t.strip()) for i, t in enumerate(texts) if t and t.strip()]
+    marks = tuple((prefix or ("",) * len(texts))[i] for i, _ in kept)
+    return _Sentences(tuple(t for _, t in kept), embed([t for _, t in kept]), marks)
+
+
+def topic_features(
+    profile: MatchProfile,
+    sentences: _Sentences,
+    places: int,
+    names: int,
+    foreign: bool,
+    scores: Sequence[tuple[int, float, str]],
+) -> tuple[int, list[float]]:
+    """Where the article is most like the card, and the on-topic features.
+
+    Features: best and top-3 mean sentence similarity to the card context, best similarity
+    to any item, the number of the card's places and names found (capped at 3), whether
+    foreign places lead the article, its length in sentences (log), and the best item
+    score (`_item_scores`: how much one item stands out).
+    """
+    context = (sentences.vectors @ profile.context_vectors.T).max(axis=1)
+    items = (sentences.vectors @ profile.item_vectors.T).max(axis=1)
+    top3 = float(np.sort(context)[::-1][:3].mean())
+    at = int(np.maximum(context, items).argmax())
+    features = [
+        float(context.max()),
+        top3,
+        float(items.max()),
+        min(places, 3) / 3,
+        min(names, 3) / 3,
+        float(foreign),
+        float(np.log1p(len(sentences.texts))),
+        max((s for _, s, _ in scores), default=0.0),
     ]
-    avg = _avg_len(passages)
-    matches = [m for m in (_item_match(profile, i, passages, avg) for i in profile.item_ids) if m]
-    return tuple(sorted(matches, key=lambda m: -m.score))
+    return at, features
 
 
-def _passages(
-    profile: MatchProfile, text: str, title: str | None, prefix: str = ""
-) -> list[_Passage]:
-    """The title (boosted) and the sentences of `text`, analysed."""
-    out = [_passage(profile, title, TITLE_BOOST, prefix)] if title and title.strip() else []
-    out += [_passage(profile, s, 1.0, prefix) for s in split_sentences(text)]
+def pair_features(score: float, ranked: Sequence[float], context: float) -> list[float]:
+    """Features of one (article, item) pair: its score, its rank, its lead over the rest."""
+    best, rest = ranked[0], [r for r in ranked if r != score] or [0.0]
+    return [
+        score,
+        float(score >= best),
+        score - best,
+        score - float(np.mean(rest)),
+        context,
+    ]
+
+
+def _probability(weights: Sequence[float], features: Sequence[float]) -> float:
+    """Logistic model: weights[0] is the bias, the rest multiply the features."""
+    z = weights[0] + float(np.dot(weights[1:], features))
+    return float(1 / (1 + np.exp(-z)))
+
+
+def _item_scores(profile: MatchProfile, sentences: _Sentences) -> list[tuple[int, float, str]]:
+    """Each item's score over the article, and its best sentence.
+
+    A sentence's similarity to an item is centred on its mean similarity to all items (what
+    is left is what makes it about *this* item rather than about the event), plus the term
+    bonus; an item's score is its best sentence's plus half its second best.
+    """
+    sims = sentences.vectors @ profile.item_vectors.T
+    sims = sims - sims.mean(axis=1, keepdims=True)
+    keyed = [(fold(t), stem_key(t)) for t in sentences.texts]
+    out = []
+    for col, item_id in enumerate(profile.item_ids):
+        terms = profile.item_terms[col]
+        bonus = np.array([TERM_BONUS * _holds_term(f, k, terms) for f, k in keyed])
+        scored = sims[:, col] + bonus
+        order = np.argsort(scored)[::-1]
+        score = float(scored[order[0]]) + (0.5 * float(scored[order[1]]) if len(order) > 1 else 0)
+        row = int(order[0])
+        out.append((item_id, score, sentences.prefix[row] + sentences.texts[row]))
     return out
 
 
-def _passage(profile: MatchProfile, text: str, boost: float, prefix: str) -> _Passage:
-    """Analyse one sentence: term hits, entity mentions, length."""
-    tokens = analyse(text)
-    return _Passage(
-        text=text.strip(),
-        hits=tuple(profile.terms.find(tokens.words)),
-        entities=mentions(tokens.words, profile.entities),
-        length=len(tokens.words),
-        offsets=tokens.offsets,
-        boost=boost,
-        prefix=prefix,
+def _holds_term(folded: str, stemmed: str, terms: Sequence[str]) -> bool:
+    """Whether a sentence holds a term: Chinese by substring, Latin by whole stems."""
+    return any(term in (folded if has_cjk(term) else stemmed) for term in terms)
+
+
+def _link(
+    weights: Sequence[float], scores: list[tuple[int, float, str]], context: float
+) -> tuple[ItemMatch, ...]:
+    """The items whose pair model says yes, best first."""
+    ranked = sorted(scores, key=lambda s: -s[1])
+    values = [s for _, s, _ in ranked]
+    return tuple(
+        ItemMatch(item_id, round(score, 3), (_trim(sentence),))
+        for item_id, score, sentence in ranked
+        if _probability(weights, pair_features(score, values, context)) >= 0.5
     )
 
 
-def _avg_len(passages: Sequence[_Passage]) -> float:
-    """Average sentence length in content tokens, floored so short texts are not over-boosted."""
-    body = [p.length for p in passages if p.boost == 1.0] or [p.length for p in passages]
-    return max(MIN_AVG_LEN, sum(body) / len(body)) if body else MIN_AVG_LEN
+def _summary(scores: list[tuple[int, float, str]]) -> tuple[tuple[int, float, str], ...]:
+    """Every item's rounded score and trimmed best sentence, in item order."""
+    return tuple((i, round(s, 3), _trim(t)) for i, s, t in scores)
 
 
-def _visible(hits: Iterable[Hit[int]], weights: Mapping[Feature, float]) -> list[Hit[int]]:
-    """Hits of the query's terms, without those inside a longer hit of the same query."""
-    mine = [h for h in hits if h.payload in weights]
-    return [
-        h
-        for h in mine
-        if not any(
-            o.start <= h.start and h.end <= o.end and o.end - o.start > h.end - h.start
-            for o in mine
-        )
+def _anchors(profile: MatchProfile, texts: Sequence[str]) -> tuple[list[str], int, int, bool]:
+    """Salient anchors found (places and names), their counts, whether foreign places lead.
+
+    Salient: in the title or the first `LEAD` sentences after it, or found twice.
+    """
+    found: Counter[str] = Counter()
+    lead: set[str] = set()
+    places: Counter[str] = Counter()
+    lead_places: set[str] = set()
+    for index, sentence in enumerate(texts):
+        here = find_places(sentence)
+        places.update(here)
+        names = _names_in(profile, sentence)
+        hits = [code for code in here if code in profile.places] + names
+        found.update(hits)
+        if index <= LEAD:
+            lead.update(hits)
+            lead_places.update(here)
+    salient = [a for a in found if a in lead or found[a] >= 2]
+    foreign = {p for p in places if (p in lead_places or places[p] >= 2)} - set(profile.places)
+    names = sum(a in profile.names for a in salient)
+    return salient, len(salient) - names, names, bool(foreign)
+
+
+def _names_in(profile: MatchProfile, sentence: str) -> list[str]:
+    """The card's names a sentence mentions: by folded token, or (Chinese) by vector."""
+    words = set(latin_words(sentence))
+    folded = fold(sentence)
+    hits = [
+        name
+        for name, tokens in zip(profile.names, profile.name_tokens, strict=True)
+        if (tokens & words) or (has_cjk(name) and fold(name) in folded)
     ]
+    candidates = chinese_names(sentence)
+    if candidates and len(profile.name_vectors):
+        sims = embed(candidates) @ profile.name_vectors.T
+        for row in sims:
+            col = int(row.argmax())
+            if row[col] >= NAME_SIMILARITY and profile.names[col] not in hits:
+                hits.append(profile.names[col])
+    return hits
 
 
-def _bm25(
-    counts: Mapping[Feature, int], weights: Mapping[Feature, float], p: _Passage, avg: float
-) -> float:
-    """Okapi BM25 of one passage for a weighted query (title boost applied)."""
-    norm = K1 * (1 - B + B * p.length / avg)
-    total = sum(weights[f] * tf * (K1 + 1) / (tf + norm) for f, tf in counts.items())
-    return total * p.boost
-
-
-def _item_counts(profile: MatchProfile, item_id: int, p: _Passage) -> Counter[Feature]:
-    """Features of one item found in a passage: its terms and its subject entities."""
-    weights = profile.item_weights[item_id]
-    counts: Counter[Feature] = Counter(h.payload for h in _visible(p.hits, weights))
-    counts.update({name: n for name, n in p.entities.items() if name in weights})
-    return counts
-
-
-def _item_match(
-    profile: MatchProfile, item_id: int, passages: Sequence[_Passage], avg: float
-) -> ItemMatch | None:
-    """The item's match over the passages, or None below threshold or without a strong term."""
-    weights = profile.item_weights[item_id]
-    scored = []
-    for p in passages:
-        counts = _item_counts(profile, item_id, p)
-        if counts:
-            scored.append((_bm25(counts, weights, p, avg), p, counts))
-    scored.sort(key=lambda entry: -entry[0])
-    score = _aggregate(s for s, _, _ in scored)
-    matched = {f for _, _, counts in scored for f in counts}
-    if score < profile.item_threshold or not matched & profile.item_strong[item_id]:
-        return None
-    evidence = tuple(_evidence(profile, p, counts) for _, p, counts in scored[:2])
-    return ItemMatch(item_id, round(score, 3), evidence)
-
-
-def _event_score(profile: MatchProfile, p: _Passage, avg: float) -> float:
-    """A passage's event score: BM25 of the event query plus capped entity mentions."""
-    counts = Counter(h.payload for h in _visible(p.hits, profile.event_weights))
-    entities = sum(1 for name in p.entities if name in profile.required_entities)
-    bonus = min(ENTITY_CAP, ENTITY_WEIGHT * entities)
-    return _bm25(counts, profile.event_weights, p, avg) + bonus
-
-
-def _aggregate(scores: Iterable[float]) -> float:
-    """Best passage + 0.5 x second + 0.25 x third."""
-    top = sorted(scores, reverse=True)[: len(DECAY)]
-    return sum(weight * score for weight, score in zip(DECAY, top, strict=False))
-
-
-def _gate(groups: Sequence[Sequence[str]], passages: Sequence[_Passage]) -> bool:
-    """Some group's entities are all salient and appear within one window of sentences."""
-    title: set[str] = set().union(*(p.entities for p in passages if p.boost != 1.0))
-    body = [set(p.entities) for p in passages if p.boost == 1.0] or [set()]
-    total: Counter[str] = sum((p.entities for p in passages), Counter())
-    salient = title.union(*body[:LEAD]) | {name for name, n in total.items() if n >= 2}
-    for group in groups:
-        need = set(group) - title
-        if not set(group) <= salient:
-            continue
-        for start in range(max(1, len(body) - WINDOW + 1)):
-            if need <= set().union(*body[start : start + WINDOW]):
-                return True
-    return False
-
-
-def _event_evidence(
-    profile: MatchProfile, passages: Sequence[_Passage], scores: Sequence[float]
-) -> tuple[str, ...]:
-    """The two passages that speak most about the event."""
-    ranked = sorted(range(len(passages)), key=lambda i: -scores[i])[:2]
-    out = []
-    for i in ranked:
-        if scores[i] <= 0:
-            break
-        p = passages[i]
-        counts: Counter[Feature] = Counter(
-            h.payload for h in _visible(p.hits, profile.event_weights)
-        )
-        counts.update({n: c for n, c in p.entities.items() if n in profile.required_entities})
-        out.append(_evidence(profile, p, counts))
-    return tuple(out)
-
-
-def _evidence(profile: MatchProfile, p: _Passage, counts: Mapping[Feature, int]) -> str:
-    """ "[term, term] sentence", the sentence trimmed around its first matched term."""
-    labels = [profile.labels[f] if isinstance(f, int) else f for f in counts]
-    first = min((h.start for h in p.hits if h.payload in counts), default=0)
-    offset = p.offsets[first] if p.offsets and first < len(p.offsets) else 0
-    return f"{p.prefix}[{', '.join(labels)}] {_trim(p.text, offset)}"
-
-
-def _trim(text: str, offset: int) -> str:
-    """At most ~EVIDENCE_CHARS characters of `text`, keeping the words around `offset`."""
+def _trim(text: str) -> str:
+    """At most ~EVIDENCE_CHARS characters of a sentence, cut at a space, with an ellipsis."""
     if len(text) <= EVIDENCE_CHARS:
         return text
-    start = max(0, min(offset - EVIDENCE_CHARS // 4, len(text) - EVIDENCE_CHARS))
-    if start:
-        space = text.find(" ", start, start + 20)
-        start = space + 1 if space != -1 else start
-    end = start + EVIDENCE_CHARS
-    cut = text[start:end]
-    if end < len(text):
-        space = cut.rfind(" ")
-        cut = (cut[:space] if space > EVIDENCE_CHARS // 2 else cut) + "…"
-    return ("…" if start else "") + cut
+    cut = text[:EVIDENCE_CHARS]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > EVIDENCE_CHARS // 2 else cut) + "…"
