@@ -3,7 +3,7 @@
 Everything a discovery run decides from lives in these tables, never in a spider's memory, so
 two workers can discover for the same outlet: a URL is claimed by inserting its `SeenUrl` row
 with "on conflict do nothing", and only the worker whose insert landed fetches the page.
-Relevance comes from the pure matcher (`crawler.matching.matcher.relate` through
+Relevance comes from the pure matcher (`crawler.matching.choose.relate` through
 `storage.linking.profile_of`); syndicated copies are grouped by `group_syndicated`.
 """
 
@@ -19,7 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.fetch.urls import url_key
-from crawler.matching.matcher import Relevance, group_syndicated, relate
+from crawler.matching.choose import Relevance, relate
+from crawler.matching.syndication import group_syndicated
 from storage.linking import profile_of
 from storage.models import Event, Followup, Outlet, Page, SeenUrl, Source, Version
 from storage.repositories import ensure_page, latest_version

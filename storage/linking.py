@@ -6,17 +6,28 @@ and stores the links with their evidence. Follow-ups share the same matcher.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.changes.classify import Classification
-from crawler.matching.matcher import ItemTerms, MatchProfile, build_profile, relate_edit
+from crawler.changes.classify import ChangeKind, Classification
+from crawler.matching.choose import Profile, build, relate_edit
+from crawler.matching.profile import ItemTerms
 from storage.models import Change, ChangeLink, Event, Source, Version, WatchItem
 
 
-def profile_of(event: Event) -> MatchProfile:
-    """The matcher's view of an event: its text, entities and active watch items."""
-    items = [
+def profile_of(event: Event) -> Profile:
+    """The matcher's view of an event: its card's text, entities and active watch items.
+
+    Events with editor overrides get the lexical matcher, others the term-free one
+    (`crawler.matching.choose`).
+
+    Built once per process for each version of the event (the key holds everything the
+    profile is made from), since building embeds the card's sentences.
+    """
+    items = tuple(
         ItemTerms(
             id=item.number,
             text=item.text,
@@ -24,14 +35,28 @@ def profile_of(event: Event) -> MatchProfile:
         )
         for item in event.watch_items
         if item.active
-    ]
-    return build_profile(
-        title=event.title,
-        summary=event.summary,
-        entities=list(event.entities or []),
-        entity_terms={k: list(v) for k, v in (event.entity_terms or {}).items()},
+    )
+    key = json.dumps(
+        [event.title, event.lede, event.summary, event.entities, event.entity_terms,
+         event.match_overrides, [(i.id, i.text, i.terms) for i in items]],
+        sort_keys=True, ensure_ascii=False, default=list,
+    )  # fmt: skip
+    return _profile(key)
+
+
+@lru_cache(maxsize=64)
+def _profile(key: str) -> Profile:
+    """The profile for one serialised event (see `profile_of`)."""
+    title, lede, summary, entities, entity_terms, overrides, rows = json.loads(key)
+    items = [ItemTerms(id=number, text=text, terms=terms) for number, text, terms in rows]
+    return build(
+        title=title,
+        lede=lede,
+        summary=summary,
+        entities=list(entities or []),
+        entity_terms={k: list(v) for k, v in (entity_terms or {}).items()},
         items=items,
-        overrides=event.match_overrides or None,
+        overrides=overrides or None,
     )
 
 
@@ -56,7 +81,9 @@ def link_change(
         by_number = {item.number: item for item in event.watch_items if item.active}
         matches = relate_edit(
             profile_of(event),
-            title=version.title if version else None,
+            title=version.title
+            if version and ChangeKind.HEADLINE in classification.kinds
+            else None,
             added=classification.added,
             removed=classification.removed,
             language=version.language if version else None,

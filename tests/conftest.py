@@ -81,6 +81,7 @@ FIGURES = {
     "extraction-f1.txt": "extraction F1 on the scrapinghub benchmark",
     "revisions-accuracy.txt": "change kinds on real revision pairs",
     "matching-scores.txt": "watch-item linking on the labelled set",
+    "linking-heldout.txt": "watch-item linking, term-free, on the held-out events (issue 9)",
 }
 
 

@@ -238,4 +238,5 @@ def _item_terms(
     terms += [t for values in extra.get("terms", {}).values() for t in values]
     own = set(latin_words(item.text))
     terms += [t for n, tokens in zip(names, name_tokens, strict=True) for t in tokens if t in own]
-    return tuple(dict.fromkeys(stem_key(t) for t in terms if t.strip()))
+    keys = (stem_key(t, lang) for t in terms if t.strip() for lang in ("english", "spanish"))
+    return tuple(dict.fromkeys(keys))

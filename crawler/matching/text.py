@@ -91,22 +91,24 @@ def _stemmer(language: str) -> snowballstemmer.stemmer:
     return snowballstemmer.stemmer(language)
 
 
-def stems(text: str) -> list[str]:
-    """Snowball stems of the Latin words of `text`, Spanish or English by its function words.
+def stems(text: str, language: str | None = None) -> list[str]:
+    """Snowball stems of the Latin words of `text`, so "exportación" finds "exportaciones".
 
-    So an editor's term "exportación" finds "exportaciones", and "shipment" "shipments".
+    The language is Spanish or English, given or read from the text's function words.
     """
     words = latin_words(text)
-    spanish = sum(w in _SPANISH_MARKERS for w in words) >= max(1, len(words) // 12)
+    if language is None:
+        spanish = sum(w in _SPANISH_MARKERS for w in words) >= max(1, len(words) // 12)
+        language = "spanish" if spanish else "english"
     with _lock:
-        return _stemmer("spanish" if spanish else "english").stemWords(words)
+        return _stemmer(language).stemWords(words)
 
 
-def stem_key(text: str) -> str:
+def stem_key(text: str, language: str | None = None) -> str:
     """The form terms are compared in: Chinese folded to simplified, Latin as " stem stem "."""
     if has_cjk(text):
         return fold(text)
-    return " " + " ".join(stems(text)) + " "
+    return " " + " ".join(stems(text, language)) + " "
 
 
 def chinese_names(text: str) -> list[str]:
