@@ -6,17 +6,31 @@ comes back under the real URL. Rewriting at the transport, rather than in a midd
 keeps everything above it real: robots.txt is asked per real host, per-host download slots
 and politeness apply per outlet, redirects, stored URLs and reports never see the replay.
 
-Reads: WATCHDESK_HOST_MAP (JSON object host -> base URL).
+It also re-checks the address actually connected to (DNS rebinding: a name that resolved to a
+public address for `AddressGuardMiddleware` and to 10.0.0.5 a moment later). Twisted's
+connection hands the peer address to Scrapy as `response.ip_address`; a response from a
+non-public peer is dropped with IgnoreRequest before any spider, pipeline or store sees its
+body. The limit: the check comes after the request was sent (the handler connects and writes
+in one step), so a rebinding host can still make the crawler send one GET, but never read
+its answer. Host map hosts and WATCHDESK_ALLOW_PRIVATE_HOSTS are exempt, as in the middleware,
+and so is a request sent through a proxy (the peer is the proxy; the name check still holds).
+
+Reads: WATCHDESK_HOST_MAP (JSON object host -> base URL), WATCHDESK_ALLOW_PRIVATE_HOSTS.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.config import host_map_from_settings
+from crawler.config import address_guard_from_settings, host_map_from_settings
 from crawler.fetch.urls import rewrite_for_host_map
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -30,10 +44,22 @@ class HostMapDownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.host_map = host_map_from_settings(crawler.settings)
+        self.guard = address_guard_from_settings(crawler.settings)
+        self.stats = crawler.stats
 
     async def download_request(self, request: Request) -> Response:
         target = rewrite_for_host_map(request.url, self.host_map) if self.host_map else None
         if target is None:
-            return await super().download_request(request)
+            response = await super().download_request(request)
+            host = urlparse_cached(request).hostname or ""
+            # Through a proxy the peer is the proxy (often a private address): not checked.
+            peer = None if request.meta.get("proxy") else response.ip_address
+            problem = self.guard.peer_problem(host, peer)
+            if problem:
+                if self.stats is not None:
+                    self.stats.inc_value("watchdesk/guard/refused")
+                logger.warning("address guard: dropped an answer: %s", problem)
+                raise IgnoreRequest(f"address guard: {problem}")
+            return response
         response = await super().download_request(request.replace(url=target))
         return response.replace(url=request.url, request=request)

@@ -1,23 +1,38 @@
-"""Downloader middlewares: the scheme guard, conditional requests, retries with backoff.
+"""Downloader middlewares: the scheme and address guards, robots.txt as RFC 9309 reads it,
+conditional requests, retries with backoff.
 
-Reads: nothing but request.meta keys `watchdesk_validators` ({"etag", "last_modified"}) and
-`watchdesk_url` (the URL the validators belong to).
+Reads: WATCHDESK_HOST_MAP and WATCHDESK_ALLOW_PRIVATE_HOSTS (the address guard's
+exemptions), ROBOTSTXT_* (Scrapy's), and request.meta keys `watchdesk_validators`
+({"etag", "last_modified"}) and `watchdesk_url` (the URL the validators belong to).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
+from twisted.internet.defer import Deferred
+
+from crawler.config import address_guard_from_settings
 
 if TYPE_CHECKING:
     from scrapy import Spider
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.robotstxt import RobotParser
     from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
 
 
 class SchemeGuardMiddleware:
@@ -26,6 +41,107 @@ class SchemeGuardMiddleware:
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if not request.url.startswith(("http://", "https://")):
             raise IgnoreRequest(f"refusing non-http(s) URL {request.url!r}")
+
+
+class AddressGuardMiddleware:
+    """Refuse every request whose host is, or resolves to, a non-public address.
+
+    Runs before everything else that could make a connection (robots.txt is fetched by
+    RobotsTxtMiddleware at 100), and a redirect's next hop comes back through here like a
+    new request, so a public page that redirects to 169.254.169.254 gets nowhere. Host map
+    hosts and WATCHDESK_ALLOW_PRIVATE_HOSTS are exempt (`crawler.fetch.guard`). Name
+    resolution runs in the guard's own worker threads (never queued behind extraction or
+    the store), cached a minute per host; the address actually connected to is checked
+    again in `crawler.handlers` (DNS rebinding).
+    """
+
+    CACHE_SECONDS = 60.0
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.guard = address_guard_from_settings(crawler.settings)
+        self.stats = crawler.stats
+        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="guard-dns")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
+        middleware = cls(crawler)
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
+
+    def spider_closed(self) -> None:
+        self._resolver.shutdown(wait=False, cancel_futures=True)
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        key = request.url.split("/", 3)[2] if request.url.count("/") >= 2 else request.url
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
+            problem = cached[1]
+        elif self.guard.exempt(urlparse_cached(request).hostname or ""):
+            problem = None  # a host map or allowed host: nothing to resolve
+        else:
+            loop = asyncio.get_running_loop()
+            problem = await loop.run_in_executor(
+                self._resolver, self.guard.url_problem, request.url
+            )
+            self._cache[key] = (time.monotonic(), problem)
+        if problem is None:
+            return
+        if self.stats is not None:
+            self.stats.inc_value("watchdesk/guard/refused")
+        hop = " (a redirect)" if request.meta.get("redirect_urls") else ""
+        logger.warning("address guard: skipped a request%s: %s", hop, problem)
+        raise IgnoreRequest(f"address guard: {problem}")
+
+
+class Rfc9309RobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with RFC 9309's reading of a missing robots.txt.
+
+    Scrapy 2.19 parses whatever body comes back, so a 503 page or a connection error means
+    "allow everything", and a 404 page that happens to contain `Disallow: /` forbids it.
+    RFC 9309 2.3.1: a 4xx ("unavailable") allows everything; a 5xx or no answer at all
+    ("unreachable") means disallow everything, for now (the answer is not kept past this
+    crawl). The two refusals read differently on the fetch row: "Forbidden by robots.txt"
+    (Scrapy's) is the outlet's decision and never counts towards its circuit breaker
+    (`scheduler.state.REFUSAL_ERRORS`); "robots.txt unreachable" is the outlet failing and
+    counts like any 5xx. A refusal by the address guard stays Scrapy's (no parser): the
+    request itself is refused by the same guard.
+    """
+
+    DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.unreachable: dict[str, str] = {}
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        reason = self.unreachable.get(urlparse_cached(request).netloc)
+        if reason is not None:
+            self._stats.inc_value("robotstxt/unreachable_disallowed")
+            raise IgnoreRequest(f"robots.txt unreachable ({reason}): disallow all for now")
+        super().process_request_2(rp, request)
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if 400 <= response.status < 500:
+            response = response.replace(body=b"")
+        elif response.status >= 500:
+            logger.info("robots.txt of %s answered HTTP %s: disallow all", netloc, response.status)
+            self.unreachable[netloc] = f"HTTP {response.status}"
+            response = response.replace(body=self.DISALLOW_ALL)
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest):
+            super()._robots_error(exc, netloc)
+            return
+        logger.info("robots.txt of %s unreachable (%s): disallow all", netloc, type(exc).__name__)
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        self.unreachable[netloc] = type(exc).__name__
+        parser = build_from_crawler(self._parserimpl, self.crawler, self.DISALLOW_ALL)
+        waiting = self._parsers[netloc]
+        self._parsers[netloc] = parser
+        if isinstance(waiting, Deferred):
+            waiting.callback(parser)
 
 
 class ConditionalRequestMiddleware:

@@ -8,7 +8,15 @@ once. The article answer becomes the same `FetchedPage` the watch spider yields 
 `discovered`), so ExtractPipeline and RecordPipeline store it exactly like a watched page,
 and FollowupPipeline then scores it against the events citing the outlet.
 
-`scrapy crawl <profile> [-a outlet=NAME]`. Reads: WATCHDESK_DB, DOWNLOAD_MAXSIZE.
+Every endpoint taken from content (robots.txt `Sitemap:` lines, feeds a home page announces,
+sitemap-index children) and every article link passes the address guard first
+(`crawler.fetch.guard`, on the name or literal; `AddressGuardMiddleware` checks resolved
+addresses when the request goes out): a refusal is a logged skip. A sitemap is fetched once per
+run (an index listing itself, or two indexes listing each other, end there) and indexes nest
+at most `max_sitemap_depth` deep.
+
+`scrapy crawl <profile> [-a outlet=NAME]`. Reads: WATCHDESK_DB, DOWNLOAD_MAXSIZE,
+WATCHDESK_HOST_MAP and WATCHDESK_ALLOW_PRIVATE_HOSTS (the guard's exemptions).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.config import address_guard_from_settings
 from crawler.discovery import parse as discovery
 from crawler.discovery.parse import DiscoveredLink, DiscoveryError
 from crawler.items import FetchedPage
@@ -89,6 +98,8 @@ class OutletSpider(scrapy.Spider):
     """Also use the feeds the home page announces with `<link rel="alternate">`."""
     max_child_sitemaps: ClassVar[int] = 10
     """Of a sitemap index, follow the newest N children only (WaPo lists thousands)."""
+    max_sitemap_depth: ClassVar[int] = 3
+    """Sitemap indexes nest this deep at most (0: the sitemaps the profile or robots.txt name)."""
     max_articles: ClassVar[int] = 100
     """New articles fetched per run at most; the rest stay unseen for the next run."""
     interval: ClassVar[timedelta] = timedelta(minutes=30)
@@ -99,10 +110,13 @@ class OutletSpider(scrapy.Spider):
         self.outlet = outlet
         self.owner = owner or f"{self.name}:{outlet or '-'}:{uuid.uuid4().hex[:8]}"[:64]
         self.run: _Run | None = None
+        self.sitemaps_seen: set[str] = set()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """Load the outlet from storage and request each discovery endpoint once."""
         self.sessions = open_store(self.crawler.settings.get("WATCHDESK_DB") or None)
+        self.guard = address_guard_from_settings(self.crawler.settings)
+        self.guard.resolve = None  # names and literals here; resolved addresses at download
         self.run = self._load_run()
         if self.run is None:
             logger.warning(
@@ -127,11 +141,11 @@ class OutletSpider(scrapy.Spider):
     def endpoint_requests(self, run: _Run) -> Iterator[scrapy.Request]:
         """The profile's endpoints as requests; the generic profile adds robots.txt and home."""
         for url in self.feeds:
-            yield self._endpoint(url, "feed", self.parse_feed)
+            yield from self._endpoint(url, "feed", self.parse_feed)
         for url in self.sitemaps:
-            yield self._endpoint(url, "sitemap", self.parse_sitemap)
+            yield from self._endpoint(url, "sitemap", self.parse_sitemap)
         for url in self.listings:
-            yield self._endpoint(url, "listing", self.parse_listing)
+            yield from self._endpoint(url, "listing", self.parse_listing)
         for index, api in enumerate(self.api_listings):
             yield scrapy.FormRequest(
                 api.url,
@@ -142,17 +156,34 @@ class OutletSpider(scrapy.Spider):
                 dont_filter=True,
             )
         if run.home and self.read_robots:
-            yield self._endpoint(run.home + "robots.txt", "robots", self.parse_robots)
+            yield from self._endpoint(run.home + "robots.txt", "robots", self.parse_robots)
         if run.home and self.read_home:
-            yield self._endpoint(run.home, "home", self.parse_home)
+            yield from self._endpoint(run.home, "home", self.parse_home)
 
-    def _endpoint(self, url: str, kind: str, callback: Callable[..., Any]) -> scrapy.Request:
-        return scrapy.Request(
-            url,
-            callback=callback,
-            errback=self.endpoint_failed,
-            meta=self._endpoint_meta(kind),
-            dont_filter=True,
+    def _endpoint(
+        self, url: str, kind: str, callback: Callable[..., Any], depth: int = 0
+    ) -> Iterator[scrapy.Request]:
+        """The request for an endpoint, unless the address guard refuses it (a logged skip)
+        or it is a sitemap already requested in this run, or nested too deep."""
+        refusal = self.guard.url_problem(url)
+        if refusal:
+            self._inc("watchdesk/guard/refused")
+            self._inc(f"watchdesk/discovery/{kind}_refused")
+            logger.warning("%s: %s endpoint skipped: %s", self.name, kind, refusal)
+            return
+        if kind == "sitemap":
+            if url in self.sitemaps_seen:
+                logger.info("%s: sitemap %s already fetched in this run", self.name, url)
+                return
+            if depth > self.max_sitemap_depth:
+                logger.warning(
+                    "%s: sitemap %s nested too deep (%d), skipped", self.name, url, depth
+                )
+                return
+            self.sitemaps_seen.add(url)
+        meta = {**self._endpoint_meta(kind), "watchdesk_sitemap_depth": depth}
+        yield scrapy.Request(
+            url, callback=callback, errback=self.endpoint_failed, meta=meta, dont_filter=True
         )
 
     @staticmethod
@@ -181,8 +212,9 @@ class OutletSpider(scrapy.Spider):
         assert self.run is not None
         children = [c for c in page.links if not discovery.older_than(c, self.run.since)]
         children.sort(key=lambda c: c.published.timestamp() if c.published else 0.0, reverse=True)
+        depth = response.meta.get("watchdesk_sitemap_depth", 0) + 1
         for child in children[: self.max_child_sitemaps]:
-            yield self._endpoint(child.url, "sitemap", self.parse_sitemap)
+            yield from self._endpoint(child.url, "sitemap", self.parse_sitemap, depth)
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         """An HTML listing page: every link on it is a candidate."""
@@ -205,7 +237,7 @@ class OutletSpider(scrapy.Spider):
             )
             return
         for url in discovery.robots_sitemaps(response.body, response.url):
-            yield self._endpoint(url, "sitemap", self.parse_sitemap)
+            yield from self._endpoint(url, "sitemap", self.parse_sitemap)
 
     def parse_home(self, response: Response) -> Iterator[scrapy.Request]:
         """The home page: the feeds it announces that the profile does not already list."""
@@ -213,7 +245,7 @@ class OutletSpider(scrapy.Spider):
             return
         for url in discovery.feed_urls_in_html(_text(response), response.url):
             if url not in self.feeds:
-                yield self._endpoint(url, "feed", self.parse_feed)
+                yield from self._endpoint(url, "feed", self.parse_feed)
 
     def _links(
         self, response: Response, parse: Callable[[], list[DiscoveredLink]]
@@ -242,7 +274,8 @@ class OutletSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         kind = request.meta.get("watchdesk_endpoint", "feed") if request is not None else "feed"
         url = request.url if request is not None else "?"
-        self._error(kind, f"{url} failed: {failure.type.__name__}: {failure.getErrorMessage()}")
+        message = f"{url} failed: {failure.type.__name__}: {failure.getErrorMessage()}"
+        self._error(kind, self.guard.redact(message))  # a redirect hop may be the replay's
 
     def report_error(self, response: Response, message: str) -> None:
         """Log and count a broken endpoint; it is also stored on the outlet at the end."""
@@ -264,6 +297,8 @@ class OutletSpider(scrapy.Spider):
             self._inc("watchdesk/discovery/links")
             url = discovery.strip_query(link.url) if self.strip_query else link.url
             reason = discovery.skip_reason(url, self.run.hosts, self.article_path)
+            if reason is None and self.guard.url_problem(url):
+                reason = "not public"
             if reason is None and discovery.older_than(link, self.run.since):
                 reason = "older than the events"
             if reason is None:
@@ -273,7 +308,18 @@ class OutletSpider(scrapy.Spider):
         yield from self._claim(candidates)
 
     def _skipped(self, url: str, reason: str) -> None:
-        key = {"offsite": "skipped_offsite", "older than the events": "skipped_old"}
+        key = {
+            "offsite": "skipped_offsite",
+            "older than the events": "skipped_old",
+            "not public": "skipped_not_public",
+        }
+        if reason == "not public":
+            self._inc("watchdesk/guard/refused")
+            logger.warning(
+                "%s: skipped a link to a host that is not public: %s",
+                self.name,
+                self.guard.redact(url),
+            )
         self._inc(f"watchdesk/discovery/{key.get(reason, 'skipped_non_article')}")
         logger.debug("%s: skipped %s (%s)", self.name, url, reason)
 

@@ -71,8 +71,10 @@ def edit(body: bytes) -> bytes:
 
 def build_root(root: Path) -> None:
     """state1: the pages; state2: a.example's edited; failing: b.example answers 503;
-    slow: b.example answers after 6 s."""
-    routes = {"failing": {"b.example/*": {"status": 503}}, "slow": {"b.example/*": {"delay": 6}}}
+    slow: b.example's pages answer after 6 s (its robots.txt at once: one that times out
+    disallows everything, RFC 9309, and no page request would be in flight)."""
+    slow = {"b.example/*": {"delay": 6}, "b.example/robots.txt": {"delay": 0}}
+    routes = {"failing": {"b.example/*": {"status": 503}}, "slow": slow}
     for folder in ("state1", "state2", "failing", "slow"):
         for key, name in PAGES.items():
             body = gzip.decompress((FIXTURES / "pages" / name).read_bytes())
