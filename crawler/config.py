@@ -10,6 +10,7 @@ from typing import Any
 from scrapy.settings import BaseSettings, Settings
 
 from crawler import settings as defaults
+from crawler.fetch.guard import AddressGuard, parse_allowed_hosts
 from crawler.fetch.urls import parse_host_map
 
 ENV_PREFIX = "WATCHDESK_"
@@ -28,9 +29,13 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     """
     settings = Settings()
     settings.setmodule(defaults, priority="project")
-    for name, value in (overrides or {}).items():
-        if value is not None:
-            settings.set(name, value, priority="cmdline")
+    overrides = {name: value for name, value in (overrides or {}).items() if value is not None}
+    if "WATCHDESK_CONTACT_URL" in overrides and "USER_AGENT" not in overrides:
+        # `-s WATCHDESK_CONTACT_URL=…` must reach the User-Agent, as the environment does.
+        contact = overrides["WATCHDESK_CONTACT_URL"]
+        overrides["USER_AGENT"] = defaults.USER_AGENT_TEMPLATE.format(contact=contact)
+    for name, value in overrides.items():
+        settings.set(name, value, priority="cmdline")
     return settings
 
 
@@ -40,3 +45,10 @@ def host_map_from_settings(settings: BaseSettings) -> dict[str, str]:
     if isinstance(value, Mapping):
         return dict(value)
     return parse_host_map(value) if value.strip() else {}
+
+
+def address_guard_from_settings(settings: BaseSettings) -> AddressGuard:
+    """The address guard with this configuration's exemptions: the host map's hosts and
+    WATCHDESK_ALLOW_PRIVATE_HOSTS (a list, or a comma/space separated string)."""
+    allowed = parse_allowed_hosts(settings.get("WATCHDESK_ALLOW_PRIVATE_HOSTS"))
+    return AddressGuard(host_map_from_settings(settings), allowed)

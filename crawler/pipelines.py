@@ -49,7 +49,11 @@ class ExtractPipeline:
         )
         if not item.challenge:
             item.article = await loop.run_in_executor(
-                self.executor, extract_article, item.body, item.final_url or item.url
+                self.executor,
+                extract_article,
+                item.body,
+                item.final_url or item.url,
+                item.content_type,  # its charset decodes the body
             )
         return item
 

@@ -19,11 +19,19 @@ WATCHDESK_DB = ""
 # --- fetching ----------------------------------------------------------------------------
 # Who we are: outlets' ops people must be able to find and reach us.
 WATCHDESK_CONTACT_URL = "https://github.com/watchdesk/watchdesk#contact"
-USER_AGENT = f"watchdesk/0.1 (+{WATCHDESK_CONTACT_URL}; newsroom source monitor)"
+#: The User-Agent names the contact URL in force (set again below, after the environment).
+USER_AGENT_TEMPLATE = "watchdesk/0.1 (+{contact}; newsroom source monitor)"
+USER_AGENT = USER_AGENT_TEMPLATE.format(contact=WATCHDESK_CONTACT_URL)
 # JSON host -> base URL: send a host's requests to a local replay server (tests, demo, bench).
 WATCHDESK_HOST_MAP = ""
+# Host names (comma or space separated) the address guard lets through although they are, or
+# resolve to, private addresses: an intranet site a newsroom really wants watched. Every other
+# loopback, private, link-local, metadata... host is refused (the host map's hosts are exempt).
+WATCHDESK_ALLOW_PRIVATE_HOSTS = ""
 # 404/410 or a redirect to the home page must repeat on this many consecutive checks.
 WATCHDESK_REMOVAL_CONFIRMATIONS = 2
+# Minutes a crawl holds the pages it claimed; a dead worker's pages free up after this.
+WATCHDESK_LEASE_MINUTES = 30
 # Bodies larger than this are refused (bytes); a news article is rarely above 2 MB.
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
@@ -67,6 +75,12 @@ DOWNLOAD_HANDLERS = {
 DOWNLOADER_MIDDLEWARES = {
     # Before everything (Offsite is 50): refuse non-http(s) schemes before any I/O.
     "crawler.middlewares.SchemeGuardMiddleware": 40,
+    # Then the address guard, still before Offsite (50) and robots.txt (100): no connection to
+    # a non-public address, for the first request and for every redirect hop.
+    "crawler.middlewares.AddressGuardMiddleware": 45,
+    # Scrapy's robots.txt middleware in its own slot, reading 5xx/unreachable as disallow-all.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.Rfc9309RobotsTxtMiddleware": 100,
     # After Retry (550) and Redirect (600) on the way out, so a retried or redirected request
     # is handled like the first: validators only go to the URL they were stored for.
     "crawler.middlewares.ConditionalRequestMiddleware": 650,
@@ -131,3 +145,4 @@ FEED_EXPORT_ENCODING = "utf-8"
 for _name in [name for name in dir() if name.startswith("WATCHDESK_")]:
     if _name in os.environ:
         globals()[_name] = os.environ[_name]
+USER_AGENT = USER_AGENT_TEMPLATE.format(contact=WATCHDESK_CONTACT_URL)

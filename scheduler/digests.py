@@ -14,24 +14,20 @@ import os
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.triggers.cron import CronTrigger
 from platformdirs import user_data_dir
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.reports.atom import (
-    TAG,
-    Feed,
-    FeedEntry,
-    entry_title,
-    feed_updated,
-    render_feed,
-    rfc3339,
-)
-from crawler.reports.render import safe_url
 from storage.models import Change, Event, Run, Source, Version
+
+if TYPE_CHECKING:
+    # APScheduler and the renderers (Jinja2) are imported by the functions that use them, so
+    # `watchdesk status` (which only asks `last_digest`) does not pay for them.
+    from apscheduler.triggers.cron import CronTrigger
+
+    from crawler.reports.atom import Feed, FeedEntry
 
 DIGEST_KIND = "digest"
 
@@ -45,6 +41,8 @@ def digest_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
     Raises:
         ValueError: for a line APScheduler cannot read.
     """
+    from apscheduler.triggers.cron import CronTrigger
+
     fields = expr.split()
     if len(fields) == 6:
         names = ("second", "minute", "hour", "day", "month", "day_of_week")
@@ -107,6 +105,8 @@ def atomic_write(path: Path, text: str) -> Path:
 
 def digest_paths(folder: Path, slug: str, now: datetime) -> tuple[Path, Path]:
     """`<folder>/<slug>/digest-<UTC time>.md` and `.html`."""
+    from crawler.reports.atom import rfc3339
+
     stamp = rfc3339(now).replace("-", "").replace(":", "")
     base = folder / slug / f"digest-{stamp}"
     return base.with_suffix(".md"), base.with_suffix(".html")
@@ -117,6 +117,9 @@ def digest_paths(folder: Path, slug: str, now: datetime) -> tuple[Path, Path]:
 
 def event_feed(session: Session, slug: str, limit: int, now: datetime, path: Path) -> Feed | None:
     """The event's feed: its newest `limit` significant changes (None: no such event)."""
+    from crawler.reports.atom import TAG, Feed, feed_updated
+    from crawler.reports.render import safe_url
+
     event = session.scalar(select(Event).where(Event.slug == slug))
     if event is None:
         return None
@@ -141,6 +144,9 @@ def event_feed(session: Session, slug: str, limit: int, now: datetime, path: Pat
 
 
 def _entry(session: Session, change: Change, outlets: dict[int, str]) -> FeedEntry:
+    from crawler.reports.atom import TAG, FeedEntry, entry_title, rfc3339
+    from crawler.reports.render import safe_url
+
     version_id = change.to_version_id or change.from_version_id
     version = session.get(Version, version_id) if version_id else None
     details = change.details or {}
@@ -159,6 +165,8 @@ def _entry(session: Session, change: Change, outlets: dict[int, str]) -> FeedEnt
 
 def write_feed(session: Session, folder: Path, slug: str, limit: int, now: datetime) -> Path | None:
     """Render and write `<folder>/<slug>.atom` (None: no such event)."""
+    from crawler.reports.atom import render_feed
+
     path = folder / f"{slug}.atom"
     feed = event_feed(session, slug, limit, now, path)
     return atomic_write(path, render_feed(feed)) if feed is not None else None

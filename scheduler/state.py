@@ -20,7 +20,6 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
 from crawler import settings as defaults
@@ -32,6 +31,11 @@ DAEMON_LEASE = "daemon-tick"
 BREAKER_PREFIX = "breaker:"
 #: Outcomes that count as a failed fetch for the breaker (a 404 is an answer, not an outage).
 FAILED_OUTCOMES = frozenset({"transient"})
+#: Fetch errors that are refusals, not the outlet failing: its robots.txt said no (Scrapy's
+#: RobotsTxtMiddleware message), or the address guard refused the host. They are left out of
+#: the breaker's window altogether (neither a failure nor a success). A robots.txt that
+#: answers 5xx or not at all ("robots.txt unreachable") is the outlet failing: it counts.
+REFUSAL_ERRORS = ("IgnoreRequest: Forbidden by robots.txt", "IgnoreRequest: address guard:")
 
 _RNG = random.Random()  # noqa: S311  (jitter, not secrets)
 
@@ -54,7 +58,11 @@ def take_lease(session: Session, name: str, owner: str, ttl: timedelta, now: dat
     if renewed.rowcount == 1:  # type: ignore[attr-defined]
         return True
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The dialect's own INSERT (ON CONFLICT), imported here: `watchdesk status` needs neither.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     statement = insert(Lease).values(name=name, owner=owner, until=until).on_conflict_do_nothing()
     # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT either way.
     return session.execute(statement.returning(Lease.name)).first() is not None
@@ -96,11 +104,14 @@ def save_breaker(session: Session, host: str, breaker: Breaker | None) -> None:
 
 
 def recent_failures(session: Session, host: str, limit: int) -> list[bool]:
-    """Whether each of the newest `limit` fetches of the host's pages failed, newest first."""
+    """Whether each of the newest `limit` fetches of the host's pages failed, newest first
+    (robots.txt denials and address guard refusals are not fetches of the outlet's)."""
+    refused = [Fetch.error.startswith(prefix, autoescape=True) for prefix in REFUSAL_ERRORS]
     outcomes = session.scalars(
         select(Fetch.outcome)
         .join(Page, Page.id == Fetch.page_id)
         .where(Page.host == host)
+        .where(or_(Fetch.error.is_(None), ~or_(*refused)))
         .order_by(Fetch.id.desc())
         .limit(limit)
     )
@@ -193,7 +204,12 @@ def policy_from_env() -> Policy:
     )
 
 
-_HISTORY_COLUMNS = (Version.seen_at, Version.modified, Version.published)
+_HISTORY_COLUMNS = (
+    Version.seen_at,
+    Version.modified,
+    Version.published,
+    Version.published_guessed,
+)
 
 
 def prefetch_histories(session: Session, page_ids: list[int]) -> dict[int, list[Any]]:
@@ -225,8 +241,19 @@ def page_history(session: Session, page: Page) -> PageHistory:
 
 
 def history_from_rows(rows: Sequence[Any], page: Page) -> PageHistory:
-    """A PageHistory from (seen_at, modified, published) version rows, oldest first."""
-    stated = (rows[-1][1] or rows[-1][2]) if rows else None
+    """A PageHistory from (seen_at, modified, published, published_guessed) version rows,
+    oldest first.
+
+    Only a date the page states (JSON-LD, meta tags) counts: a published date guessed from
+    the text (a "Copyright 2026" footer read as 2026-01-01) would make a new article look
+    months quiet and push its first recheck out by weeks, so a page with nothing but a
+    guess starts at the young-article cadence.
+    """
+    stated = None
+    if rows:
+        _seen, modified, published, *rest = rows[-1]
+        guessed = bool(rest[0]) if rest else False
+        stated = modified or (None if guessed else published)
     return PageHistory(
         watched_since=rows[0][0] if rows else page.first_seen_at,
         change_times=tuple(row[0] for row in rows[1:]),

@@ -210,3 +210,26 @@ def test_slug_key_fits_the_run_owner_column() -> None:
     assert slug_key("short-slug") == "short-slug"
     long_a, long_b = "x" * 70 + "a", "x" * 70 + "b"
     assert len(slug_key(long_a)) == 64 and slug_key(long_a) != slug_key(long_b)
+
+
+def test_a_guessed_date_does_not_drive_the_cadence() -> None:
+    from types import SimpleNamespace
+
+    from scheduler.state import history_from_rows
+
+    page = SimpleNamespace(first_seen_at=T0, state="ok", consecutive_failures=0)
+    # A first version whose only date is htmldate's guess from a "Copyright 2026" footer.
+    guessed = history_from_rows([(T0, None, "2026-01-01", True)], page)  # type: ignore[arg-type]
+    assert guessed.stated_date is None
+    assert healthy_interval(guessed, T0, POLICY) == M * 24  # the young-article cadence
+    # The same date stated by the page itself (JSON-LD) does count: months quiet.
+    stated = history_from_rows([(T0, None, "2026-01-01", False)], page)  # type: ignore[arg-type]
+    assert stated.stated_date == datetime(2026, 1, 1, tzinfo=UTC)
+    assert healthy_interval(stated, T0, POLICY) > H * 24
+    # A stated modified date wins over a guessed published one.
+    rows = [(T0, "2026-04-28T06:00:00+00:00", "2026-01-01", True)]
+    modified = history_from_rows(rows, page)  # type: ignore[arg-type]
+    assert modified.stated_date == T0 - H * 72
+    # No version yet: watched since the page was put under watch, the prior rate.
+    new = history_from_rows([], page)  # type: ignore[arg-type]
+    assert new.stated_date is None and healthy_interval(new, T0, POLICY) == M * 24

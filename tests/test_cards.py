@@ -17,7 +17,16 @@ import pytest
 import yaml
 
 from crawler.cards.markdown import parse_markdown_card
-from crawler.cards.model import MAX_CARD_BYTES, Card, CardError, card_digest, entity_name
+from crawler.cards.model import (
+    MAX_CARD_BYTES,
+    MAX_OUTLET_CHARS,
+    MAX_REGION_CHARS,
+    MAX_TYPE_CHARS,
+    Card,
+    CardError,
+    card_digest,
+    entity_name,
+)
 from crawler.cards.parse import parse_card
 from crawler.cards.yaml_card import parse_yaml_card
 from crawler.fetch.urls import url_key
@@ -50,6 +59,9 @@ TEMPLATE = """# A small card
 ### unlabelled
 - **Focus Taiwan** (Asia, en) —
   Source: {url}
+
+## What to watch
+- Whether the small card is stored.
 
 ---
 Canonical: https://rbtfl.xyz/zh/n/small-card
@@ -395,3 +407,69 @@ def test_hostile_input_stays_linear(body: str) -> None:
     with pytest.raises(CardError):
         parse_card(f"# Title\n{body}\n", name="hostile.md")
     assert time.perf_counter() - started < 5  # backtracking would take minutes
+
+
+# --- what the store can keep ------------------------------------------------------------------
+
+
+def test_length_limits_match_the_store_columns() -> None:
+    from storage.models import Event, Outlet, Source
+
+    assert Event.__table__.c.type.type.length == MAX_TYPE_CHARS
+    assert Source.__table__.c.outlet_name.type.length == MAX_OUTLET_CHARS
+    assert Outlet.__table__.c.name.type.length == MAX_OUTLET_CHARS
+    assert Source.__table__.c.region.type.length == MAX_REGION_CHARS
+
+
+def test_over_long_outlet_name_is_refused_at_its_line() -> None:
+    card = TEMPLATE.format(url="https://focustaiwan.tw/a").replace(
+        "Focus Taiwan", "Focus " + "T" * MAX_OUTLET_CHARS
+    )
+    with pytest.raises(CardError) as caught:
+        parse_card(card, name="long.md")
+    assert caught.value.line == 6  # the take bullet naming the outlet
+    assert f"outlet name is {MAX_OUTLET_CHARS + 6} characters long" in caught.value.reason
+    exact = TEMPLATE.format(url="https://focustaiwan.tw/a").replace(
+        "Focus Taiwan", "F" * MAX_OUTLET_CHARS
+    )
+    assert parse_card(exact, name="exact.md").sources[0].outlet == "F" * MAX_OUTLET_CHARS
+
+
+def test_over_long_outlet_and_region_refused_in_yaml() -> None:
+    text = SEED_YAML.read_text(encoding="utf-8")
+    first = "outlet: Taiwan Presidential Office"
+    assert first in text
+    with pytest.raises(CardError, match="outlet name is 250 characters long") as caught:
+        parse_card(text.replace(first, "outlet: " + "x" * 250), name="long.yaml")
+    assert caught.value.line == text[: text.index(first)].count("\n") + 1
+    region = "region: Asia"
+    assert region in text
+    with pytest.raises(CardError, match="region is 101 characters long"):
+        parse_card(text.replace(region, "region: " + "r" * 101, 1), name="long.yaml")
+
+
+def test_over_long_type_is_refused() -> None:
+    text = SEED_MD.read_text(encoding="utf-8")
+    assert "type: event ·" in text
+    with pytest.raises(CardError, match="type is 60 characters long") as caught:
+        parse_card(text.replace("type: event ·", "type: " + "e" * 60 + " ·", 1), name="t.md")
+    assert caught.value.line == 4  # the meta line
+
+
+def test_card_without_watch_items_is_refused() -> None:
+    bare = TEMPLATE.format(url="https://focustaiwan.tw/a").replace(
+        "## What to watch\n- Whether the small card is stored.\n\n", ""
+    )
+    with pytest.raises(CardError) as caught:
+        parse_card(bare, name="bare.md")
+    assert str(caught.value).startswith("bare.md: card 'small-card' has no watch items")
+    empty_section = TEMPLATE.format(url="https://focustaiwan.tw/a").replace(
+        "- Whether the small card is stored.\n", ""
+    )
+    with pytest.raises(CardError, match="no watch items") as caught:
+        parse_card(empty_section, name="empty.md")
+    assert caught.value.line == 9  # the "## What to watch" heading
+    text = SEED_YAML.read_text(encoding="utf-8")
+    no_watch = text[: text.index("\nwatch:")] + text[text.index("\nsources:") :]
+    with pytest.raises(CardError, match="card 'paraguay-pena-taiwan-2026' has no watch items"):
+        parse_card(no_watch, name="seed.yaml")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -72,17 +75,54 @@ def test_report_json_of_a_fresh_event(sqlite_url: str) -> None:
     assert data["changes"] == [] and data["errors"] == []
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
+def test_every_setting_is_documented_in_the_readme_and_every_documented_one_exists() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"`(WATCHDESK_[A-Z_]+)`", readme))
-    missing = set(watchdesk_setting_names()) - documented
-    assert not missing, f"settings missing from the README's table: {sorted(missing)}"
+    # The rows of the README's settings tables: "| `WATCHDESK_NAME` | default | meaning |".
+    documented = set(re.findall(r"^\| `(WATCHDESK_[A-Z_]+)` \|", readme, re.MULTILINE))
+    defined = set(watchdesk_setting_names())
+    assert not defined - documented, f"missing from the README: {sorted(defined - documented)}"
+    assert not documented - defined, (
+        f"documented but not in crawler/settings.py (so no environment variable reaches them): "
+        f"{sorted(documented - defined)}"
+    )
+    assert {"WATCHDESK_CONTACT_URL", "WATCHDESK_LEASE_MINUTES"} <= defined
+
+
+def _settings_in_subprocess(env: dict[str, str], code: str) -> str:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDESK_")}
+    full_env.update(env)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_contact_url_and_lease_minutes_come_from_the_environment() -> None:
+    code = (
+        "from crawler.config import project_settings; s = project_settings(); "
+        "print(s.get('USER_AGENT')); print(s.getint('WATCHDESK_LEASE_MINUTES'))"
+    )
+    default_agent, default_lease = _settings_in_subprocess({}, code).splitlines()
+    assert "https://github.com/watchdesk/watchdesk#contact" in default_agent
+    assert default_lease == "30"
+    env = {"WATCHDESK_CONTACT_URL": "https://desk.example.org/bots", "WATCHDESK_LEASE_MINUTES": "7"}
+    agent, lease = _settings_in_subprocess(env, code).splitlines()
+    assert agent == "watchdesk/0.1 (+https://desk.example.org/bots; newsroom source monitor)"
+    assert lease == "7"
+    override = (
+        "from crawler.config import project_settings; "
+        "print(project_settings({'WATCHDESK_CONTACT_URL': 'https://x.example/c'})['USER_AGENT'])"
+    )
+    assert "(+https://x.example/c;" in _settings_in_subprocess({}, override)
 
 
 def test_scrapy_sees_the_project(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-m", "scrapy", "list"],
         cwd=ROOT,
@@ -93,3 +133,180 @@ def test_scrapy_sees_the_project(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "watch" in result.stdout.split()
+
+
+# --- a quick CLI (issue 11) -------------------------------------------------------------------
+
+#: What `--help` and the read-only commands must not import (each costs a few hundred ms).
+HEAVY = ("scrapy", "alembic", "trafilatura", "twisted", "jieba", "apscheduler", "jinja2")
+
+
+def _modules_after(args: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """Run `watchdesk ARGS` in a fresh interpreter; the heavy top-level modules it loaded."""
+    code = (
+        "import sys\n"
+        "from crawler.cli import main\n"
+        f"try:\n    main({args!r})\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}))\n"
+    )
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDESK_")}
+    full_env.update(env or {})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
+def test_help_imports_no_heavy_module() -> None:
+    assert _modules_after(["--help"]) == []
+
+
+def test_event_list_and_status_import_no_heavy_module(sqlite_url: str) -> None:
+    assert run_cli("event", "add", str(SEED), db=sqlite_url).returncode == 0
+    # The store is at the newest migration: opening it needs no Alembic.
+    assert _modules_after(["--db", sqlite_url, "event", "list"]) == []
+    assert _modules_after(["--db", sqlite_url, "status"]) == []
+
+
+def test_help_lists_each_command_with_its_own_summary() -> None:
+    import click
+
+    from crawler.cli import COMMANDS, SUMMARIES, main
+
+    assert set(SUMMARIES) <= set(COMMANDS)
+    for name, summary in SUMMARIES.items():
+        command = main.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None
+        listed = click.Command(name, help=summary)
+        for limit in (45, 60, 1000):
+            assert listed.get_short_help_str(limit) == command.get_short_help_str(limit), name
+    result = run_cli("--help", db="sqlite://")
+    assert result.returncode == 0
+    assert all(name in result.stdout for name in COMMANDS)
+
+
+# --- page and card text is data, never console markup (issue 10) ------------------------------
+
+MARKUP = "[/bold] [red]x[/red] :smile: [link=https://evil.example]y[/link]"
+
+
+def test_card_text_prints_literally(sqlite_url: str, tmp_path: Path) -> None:
+    text = SEED.read_text(encoding="utf-8")
+    first_line = text.splitlines()[0]
+    card = tmp_path / "markup.md"
+    card.write_text(
+        text.replace(first_line, f"{first_line} {MARKUP}", 1).replace(
+            "Focus Taiwan", "Focus [/i] Taiwan", 1
+        ),
+        encoding="utf-8",
+    )
+    assert run_cli("event", "add", str(card), db=sqlite_url).returncode == 0
+    wide = {"COLUMNS": "400"}
+    listed = run_cli("event", "list", db=sqlite_url, env=wide)
+    assert listed.returncode == 0, listed.stderr
+    assert "Traceback" not in listed.stderr
+    assert MARKUP in listed.stdout
+    shown = run_cli("event", "show", "paraguay-pena-taiwan-2026", db=sqlite_url, env=wide)
+    assert shown.returncode == 0, shown.stderr
+    assert MARKUP in shown.stdout and "Focus [/i] Taiwan" in shown.stdout
+    status = run_cli("status", db=sqlite_url, env=wide)
+    assert status.returncode == 0, status.stderr
+    assert "Focus [/i] Taiwan" in status.stdout
+
+
+def test_page_text_prints_literally_in_history(sqlite_url: str) -> None:
+    from storage.models import Change, Fetch, Version
+    from storage.repositories import utcnow
+
+    assert run_cli("event", "add", str(SEED), db=sqlite_url).returncode == 0
+    now = utcnow()
+    with open_store(sqlite_url).begin() as session:
+        page = session.scalars(select(Page).order_by(Page.id)).first()
+        assert page is not None
+        url = page.url
+        versions = [
+            Version(
+                page_id=page.id,
+                number=number,
+                seen_at=now,
+                fingerprint="f" * 64,
+                text_hash=str(number) * 64,
+                body_hash=str(number) * 64,
+                final_url=url,
+                title=f"Headline {number} {MARKUP}",
+                published="[/b]",
+                paragraphs=["x"],
+                extractor="test",
+                extractor_version="1",
+                raw_html=b"",
+            )
+            for number in (1, 2)
+        ]
+        session.add_all(versions)
+        session.flush()
+        session.add(
+            Change(
+                page_id=page.id,
+                from_version_id=versions[0].id,
+                to_version_id=versions[1].id,
+                detected_at=now,
+                kind="headline",
+                kinds=["headline"],
+                significant=True,
+                summary=f"Headline changed {MARKUP}",
+            )
+        )
+        session.add(Fetch(page_id=page.id, started_at=now, status=200, outcome="new", error=MARKUP))
+    result = run_cli("history", url, db=sqlite_url, env={"COLUMNS": "400"})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"Headline 2 {MARKUP}" in result.stdout
+    assert f"Headline changed {MARKUP}" in result.stdout
+    assert "[/b]" in result.stdout
+    diff = run_cli("diff", url, db=sqlite_url, env={"COLUMNS": "400"})
+    assert diff.returncode == 0, diff.stderr
+    assert f"{url}  v1 → v2" in diff.stdout
+
+
+# --- clear errors instead of tracebacks (issue 10) ---------------------------------------------
+
+
+def test_event_add_of_a_missing_file_is_a_clear_error(sqlite_url: str, tmp_path: Path) -> None:
+    result = run_cli("event", "add", str(tmp_path / "nope.md"), db=sqlite_url)
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "nope.md" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_event_add_refuses_an_over_long_outlet_name(sqlite_url: str, tmp_path: Path) -> None:
+    card = tmp_path / "long.md"
+    card.write_text(
+        SEED.read_text(encoding="utf-8").replace("Focus Taiwan", "Focus " + "T" * 300, 1),
+        encoding="utf-8",
+    )
+    result = run_cli("event", "add", str(card), db=sqlite_url)
+    assert result.returncode == 1
+    assert "long.md line" in result.stderr and "outlet name is 306 characters" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert count(sqlite_url, Event) == 0
+
+
+def test_event_add_refuses_a_card_without_watch_items(sqlite_url: str, tmp_path: Path) -> None:
+    text = SEED.read_text(encoding="utf-8")
+    start = text.index("## What to watch")
+    end = text.index("\n## ", start + 1)
+    card = tmp_path / "bare.md"
+    card.write_text(text[:start] + text[end + 1 :], encoding="utf-8")
+    result = run_cli("event", "add", str(card), db=sqlite_url)
+    assert result.returncode == 1
+    assert "card 'paraguay-pena-taiwan-2026' has no watch items" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert count(sqlite_url, Event) == 0

@@ -48,6 +48,25 @@ def test_schema_is_migrated(sessions: sessionmaker[Session]) -> None:
     assert {"event", "watch_item", "page", "source", "fetch", "version", "change"} <= tables
 
 
+def test_quick_schema_check_agrees_with_alembic(db_url: str) -> None:
+    """`upgrade` skips Alembic only when the stored revision is the files' head."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from storage import db
+
+    engine = db.make_engine(db_url)
+    head = ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head()
+    assert db._migration_head() == head
+    assert db._stored_revision(engine) is None  # empty database: no alembic_version table
+    db.upgrade(engine)  # goes through Alembic and creates the schema
+    assert db._stored_revision(engine) == head and is_current(engine)
+    with engine.begin() as connection:  # a database one migration behind (or unknown)
+        connection.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    assert db._stored_revision(engine) == "older" and not is_current(engine)
+    engine.dispose()
+
+
 def test_event_add_is_idempotent(sessions: sessionmaker[Session]) -> None:
     first = add_card(sessions, SEED)
     assert first.created and len(first.sources_added) == 7 and first.items_added == [1, 2, 3, 4]

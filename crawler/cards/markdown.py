@@ -19,7 +19,9 @@ from crawler.cards.model import (
     WatchItemSpec,
     check_date,
     check_sources,
+    check_type,
     check_url,
+    check_watch_items,
     clean_text,
     decode_card,
     dedupe,
@@ -158,15 +160,21 @@ class _MarkdownParser:
         sources = self.takes(takes) if takes else []
         check_sources(sources, line=takes.line if takes else None, name=self.name)
         canonical, canonical_line = self.canonical(footer)
+        slug = slug_from_canonical(canonical, line=canonical_line, name=self.name)
         return Card(
-            slug=slug_from_canonical(canonical, line=canonical_line, name=self.name),
+            slug=slug,
             title=title,
             lede=lede,
             type=meta.get("type") or None,
             date=meta.get("date") or None,
             meta=meta,
             summary=summary,
-            watch_items=self.watch(known["watch"]) if "watch" in known else (),
+            watch_items=check_watch_items(
+                self.watch(known["watch"]) if "watch" in known else (),
+                slug,
+                line=known["watch"].line if "watch" in known else None,
+                name=self.name,
+            ),
             sources=tuple(sources),
             canonical_url=canonical,
             entities=dedupe(entities),
@@ -236,6 +244,8 @@ class _MarkdownParser:
             meta[key] = value.strip()
         if "date" in meta:
             check_date(meta["date"], line=line, name=self.name)
+        if "type" in meta:
+            check_type(meta["type"], line=line, name=self.name)
         return meta
 
     def classify(self, sections: list[_Section]) -> tuple[dict[str, _Section], dict[str, str]]:
@@ -349,6 +359,8 @@ class _MarkdownParser:
                 take,
                 quote,
                 line=draft.url_line,
+                name=self.name,
+                outlet_line=draft.line,
             )
         )
 

@@ -21,12 +21,19 @@ import re
 from dataclasses import asdict, dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from crawler.fetch.guard import AddressGuard, env_allowed_hosts
 from crawler.fetch.urls import url_key, url_problem
 
 logger = logging.getLogger(__name__)
 
 #: Cards are a few kilobytes; anything near this is a wrong file, not a card.
 MAX_CARD_BYTES = 1_000_000
+#: Longest outlet name and region the store keeps (`String(200)` / `String(100)` columns in
+#: storage/models.py; tests/test_cards.py keeps them in step). PostgreSQL refuses longer
+#: values with a DataError and SQLite silently keeps them, so the parser refuses them.
+MAX_OUTLET_CHARS = 200
+MAX_REGION_CHARS = 100
+MAX_TYPE_CHARS = 50
 
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 _SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -176,6 +183,12 @@ def check_url(url: str, *, line: int | None, name: str, what: str = "Source") ->
     problem = url_problem(url)
     if problem:
         raise CardError(f"{what} {problem}: {url!r}", line=line, name=name)
+    if what == "Source":
+        # The address guard, on the name or literal only (no DNS while parsing a card; the
+        # crawl checks resolved addresses). WATCHDESK_ALLOW_PRIVATE_HOSTS lets a host through.
+        refusal = AddressGuard(allowed=env_allowed_hosts(), resolve=None).url_problem(url)
+        if refusal:
+            raise CardError(f"{what} URL refused: {refusal}: {url!r}", line=line, name=name)
     return url
 
 
@@ -209,6 +222,14 @@ def check_date(value: str, *, line: int | None, name: str) -> str:
     return value
 
 
+def check_type(value: str, *, line: int | None, name: str) -> str:
+    """A card type ("event") fits the store's column."""
+    if len(value) > MAX_TYPE_CHARS:
+        reason = f"type is {len(value)} characters long (limit {MAX_TYPE_CHARS}): {value[:40]!r}…"
+        raise CardError(reason, line=line, name=name)
+    return value
+
+
 def make_watch_item(
     number: int, text: str, terms: dict[str, tuple[str, ...]], *, line: int, name: str
 ) -> WatchItemSpec:
@@ -221,14 +242,29 @@ def make_watch_item(
 
 def make_source(
     outlet: str, url: str, region: str | None, language: str | None, lens: str | None,
-    take: str | None, quote: str | None, *, line: int,
+    take: str | None, quote: str | None, *, line: int, name: str = "<card>",
+    outlet_line: int | None = None,
 ) -> SourceSpec:  # fmt: skip
-    """Build a source with the same cleaning for Markdown and YAML cards."""
+    """Build a source with the same cleaning for Markdown and YAML cards.
+
+    Raises:
+        CardError: the outlet name or the region is longer than the store keeps (at
+            `outlet_line`, the line naming the outlet, else at `line`).
+    """
     lens_text = clean_text(lens or "")[0]
+    outlet_text = clean_text(outlet)[0]
+    region_text = (region or "").strip() or None
+    for what, value, limit in (
+        ("outlet name", outlet_text, MAX_OUTLET_CHARS),
+        ("region", region_text, MAX_REGION_CHARS),
+    ):
+        if value is not None and len(value) > limit:
+            reason = f"{what} is {len(value)} characters long (limit {limit}): {value[:40]!r}…"
+            raise CardError(reason, line=outlet_line or line, name=name)
     return SourceSpec(
-        outlet=clean_text(outlet)[0],
+        outlet=outlet_text,
         url=url,
-        region=(region or "").strip() or None,
+        region=region_text,
         language=(language or "").strip() or None,
         lens=None if lens_text.lower() in _UNLABELLED else lens_text or None,
         take=clean_text(take or "")[0] or None,
@@ -243,6 +279,16 @@ def _strip_quote_marks(text: str) -> str:
         if len(text) >= 2 and text.startswith(left) and text.endswith(right):
             return text[1:-1].strip()
     return text
+
+
+def check_watch_items(
+    items: tuple[WatchItemSpec, ...], slug: str, *, line: int | None, name: str
+) -> tuple[WatchItemSpec, ...]:
+    """A card needs at least one watch item: every change is related to one."""
+    if not items:
+        reason = f"card {slug!r} has no watch items (a 'What to watch' list of one bullet or more)"
+        raise CardError(reason, line=line, name=name)
+    return items
 
 
 def check_sources(sources: list[SourceSpec], *, line: int | None, name: str) -> None:

@@ -46,7 +46,9 @@ from crawler.cards.model import (
     check_date,
     check_slug,
     check_sources,
+    check_type,
     check_url,
+    check_watch_items,
     clean_text,
     decode_card,
     dedupe,
@@ -155,6 +157,8 @@ class _YamlParser:
         )
         slug, canonical = self.identity(fields, root)
         meta = self.meta(fields)
+        watch_items = self.watch(fields.get("watch"))
+        sources = self.sources(fields.get("sources"), root)
         return Card(
             slug=slug,
             title=clean_text(title)[0],
@@ -163,8 +167,13 @@ class _YamlParser:
             date=meta.get("date"),
             meta=meta,
             summary=summary,
-            watch_items=self.watch(fields.get("watch")),
-            sources=self.sources(fields.get("sources"), root),
+            watch_items=check_watch_items(
+                watch_items,
+                slug,
+                line=_line(fields["watch"]) if "watch" in fields else None,
+                name=self.name,
+            ),
+            sources=sources,
             canonical_url=canonical,
             entities=entities,
             sections=self.sections(fields.get("sections")),
@@ -205,6 +214,9 @@ class _YamlParser:
         if "date" in meta:
             node = fields.get("date") or meta_node
             check_date(meta["date"], line=_line(node) if node else None, name=self.name)
+        if "type" in meta:
+            node = fields.get("type") or meta_node
+            check_type(meta["type"], line=_line(node) if node else None, name=self.name)
         return meta
 
     def watch(self, node: Node | None) -> tuple[WatchItemSpec, ...]:
@@ -253,7 +265,15 @@ class _YamlParser:
             raise self.error(f"{language!r} is not a language code (like 'en')", fields["language"])
         values = {k: self.text(fields.get(k), k) for k in ("region", "lens", "take", "quote")}
         url = check_url(url, line=_line(url_node), name=self.name)
-        return make_source(outlet, url, language=language, line=_line(url_node), **values)
+        return make_source(
+            outlet,
+            url,
+            language=language,
+            line=_line(url_node),
+            name=self.name,
+            outlet_line=_line(fields["outlet"]),
+            **values,
+        )
 
     def sections(self, node: Node | None) -> dict[str, str]:
         """Other sections by heading, raw text."""

@@ -24,7 +24,26 @@ COMMANDS = {
     "diff": "crawler.cli.report:diff",
     "daemon": "crawler.cli.daemon:daemon",
     "status": "crawler.cli.daemon:status",
+    "match": "crawler.cli.match:match",
     "demo": "crawler.cli.demo:demo",
+}
+
+#: Command name -> its one-line help, so that `watchdesk --help` lists the commands without
+#: importing them (SQLAlchemy, Scrapy, Alembic). A command missing here is imported to ask;
+#: tests/test_cli.py checks that each line matches its command's docstring.
+SUMMARIES = {
+    "event": "Register and inspect event cards.",
+    "crawl": "Recheck the watched pages of an event, some URLs, or an outlet.",
+    "discover": "Find new articles on the outlets an event cites and store those that follow "
+    "it up.",
+    "report": "Report what changed in an event's sources and which watch item to update.",
+    "history": "List the versions, changes and recent fetches of the page at URL.",
+    "diff": "Show a coloured word diff between two versions of the page at URL.",
+    "daemon": "Recheck due pages, discover follow-ups and send digests, until SIGTERM or Ctrl-C.",
+    "status": "Show the schedule: each source's last and next check, outlets' breakers, "
+    "the daemon.",
+    "match": "Show whether articles are on-topic for an event and each watch item's score.",
+    "demo": "Replay the seed event's sources in two states, crawl them, report what changed.",
 }
 
 
@@ -42,6 +61,25 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module), attribute)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `--help`, from SUMMARIES where they are (no imports)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in SUMMARIES:
+                summary = click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit)
+                rows.append((name, summary))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,7 +12,7 @@ from scrapy.crawler import AsyncCrawlerRunner
 from scrapy.settings import Settings
 
 from crawler.cli.common import Context, crawl_options, pass_context
-from crawler.config import project_settings
+from crawler.config import address_guard_from_settings, project_settings
 from crawler.fetch.urls import is_http_url
 from crawler.running import crawl_once, run_crawls
 from storage.repositories import ensure_page
@@ -56,7 +56,7 @@ def crawl(
         raise click.UsageError("say what to crawl: --event, --url, --outlet or --due")
     settings = crawl_settings(ctx, host_map=host_map, **parse_overrides(overrides))
     if urls:
-        watch_urls(ctx, urls)
+        watch_urls(ctx, urls, settings)
     args = {"event": event_slug, "urls": list(urls), "outlet": outlet, "due": due}
 
     async def main(runner: AsyncCrawlerRunner) -> dict[str, Any]:
@@ -66,11 +66,17 @@ def crawl(
     print_summary(ctx.console, stats, title="crawl")
 
 
-def watch_urls(ctx: Context, urls: tuple[str, ...]) -> None:
-    """Put URLs given on the command line under watch (once), so `--url` works for any URL."""
+def watch_urls(ctx: Context, urls: tuple[str, ...], settings: Settings) -> None:
+    """Put URLs given on the command line under watch (once), so `--url` works for any URL
+    that is public (the address guard; host map hosts and WATCHDESK_ALLOW_PRIVATE_HOSTS are
+    exempt)."""
+    guard = address_guard_from_settings(settings)
     for url in urls:
         if not is_http_url(url):
             raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--url")
+        refusal = guard.url_problem(url)
+        if refusal:
+            raise click.BadParameter(f"refused: {refusal}", param_hint="--url")
     with ctx.sessions.begin() as session:
         for url in urls:
             ensure_page(session, url, None, origin="adhoc")

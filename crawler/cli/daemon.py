@@ -9,14 +9,11 @@ from datetime import datetime, timedelta
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import crawler.reports.atom  # noqa: F401  (registers the `atom` report format)
 from crawler.cli.common import Context, crawl_options, pass_context
-from crawler.cli.crawl import crawl_settings, parse_overrides
-from crawler.running import run_crawls
-from scheduler import daemon as daemon_module
 from scheduler import state
 from scheduler.breaker import phase
 from scheduler.digests import last_digest
@@ -39,6 +36,12 @@ def daemon(
 
     Example: watchdesk daemon --tick 60
     """
+    # Scrapy, APScheduler and the renderers only here: `watchdesk status` stays quick.
+    import crawler.reports.atom  # noqa: F401  (registers the `atom` report format)
+    from crawler.cli.crawl import crawl_settings, parse_overrides
+    from crawler.running import run_crawls
+    from scheduler import daemon as daemon_module
+
     values: dict[str, object] = dict(parse_overrides(overrides))
     if tick is not None:
         values["WATCHDESK_TICK_SECONDS"] = tick
@@ -96,24 +99,27 @@ def print_daemon(console: Console, session: Session, now: datetime) -> None:
     if lease is None:
         console.print("daemon: none running (no tick lease)")
     elif lease.until < now:
-        console.print(f"daemon: {lease.owner} (lease expired {ago(lease.until, now)})")
+        line = f"daemon: {lease.owner} (lease expired {ago(lease.until, now)})"
+        console.print(line, markup=False, emoji=False)
     else:
-        console.print(f"daemon: {lease.owner}, lease until {lease.until:%Y-%m-%d %H:%M:%S} UTC")
+        line = f"daemon: {lease.owner}, lease until {lease.until:%Y-%m-%d %H:%M:%S} UTC"
+        console.print(line, markup=False, emoji=False)
 
 
 def print_event(console: Console, session: Session, event: Event, now: datetime) -> None:
     """One event's sources with their schedule and state."""
     digest = last_digest(session, event.slug)
-    table = Table(title=f"{event.slug} (last digest: {ago(digest, now)})", title_justify="left")
+    title = Text(f"{event.slug} (last digest: {ago(digest, now)})")
+    table = Table(title=title, title_justify="left")
     for column in ("outlet", "url", "state", "last check", "next check", "failures"):
         table.add_column(column, overflow="fold")
     for source in event.sources:
         if not source.active:
             continue
         page = source.page
-        table.add_row(
-            source.outlet_name,
-            page.url,
+        table.add_row(  # card and page text as Text: never read as console markup
+            Text(source.outlet_name),
+            Text(page.url),
             page.state,
             ago(page.last_checked_at, now),
             "leased"
@@ -136,8 +142,8 @@ def print_outlets(console: Console, session: Session, now: datetime) -> None:
         if breaker is not None:
             shown += f" (until {breaker.until:%H:%M:%S}, trip {breaker.trips})"
         table.add_row(
-            outlet.name,
-            outlet.host or "-",
+            Text(outlet.name),
+            Text(outlet.host or "-"),
             shown,
             ago(outlet.next_discovery_at, now),
             str(outlet.discovery_failures),

@@ -144,7 +144,7 @@ def print_outlets(console: Console, targets: list[Target], results: list[dict[st
         )
         broken = sum(stats.get(f"watchdesk/discovery/{k}_error", 0) for k in ERROR_KINDS)
         line = f"{target.outlet} ({target.spider}): {counts}, {broken} broken endpoint(s)"
-        console.print(line, markup=False, soft_wrap=True)
+        console.print(line, markup=False, emoji=False, soft_wrap=True)
 
 
 def print_followups(console: Console, session: Session, event_slug: str, since: datetime) -> None:
@@ -164,9 +164,10 @@ def print_followups(console: Console, session: Session, event_slug: str, since: 
         console.print(
             f"  {followup.score:5.2f}  items {items}  group {followup.group_key}  {title or ''}",
             markup=False,
+            emoji=False,
             soft_wrap=True,
         )
-        console.print(f"         {url}", markup=False, soft_wrap=True)
+        console.print(f"         {url}", markup=False, emoji=False, soft_wrap=True)
 
 
 def print_errors(console: Console, session: Session, targets: list[Target]) -> None:
@@ -179,5 +180,6 @@ def print_errors(console: Console, session: Session, targets: list[Target]) -> N
             console.print(
                 f"broken endpoints of {outlet.name}: {outlet.last_discovery_error}",
                 markup=False,
+                emoji=False,
                 soft_wrap=True,
             )

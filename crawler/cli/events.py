@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 
 from crawler.cards.model import CardError, card_digest
-from crawler.cards.parse import parse_card
 from crawler.cli.common import Context, pass_context
-from crawler.matching.matcher import load_overrides
 from storage.models import Event, Page, Source
 from storage.repositories import EventDelta, get_event, upsert_event
 
@@ -23,7 +22,7 @@ def event() -> None:
 
 
 @event.command("add")
-@click.argument("path", type=click.Path(allow_dash=True, dir_okay=False))
+@click.argument("path", type=click.Path(exists=True, allow_dash=True, dir_okay=False))
 @click.option(
     "--terms",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -38,8 +37,15 @@ def event_add(ctx: Context, path: str, terms: Path | None) -> None:
 
     Example: watchdesk event add examples/event-card.md
     """
-    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    # The parsers (PyYAML) and the matcher (jieba) only when a card is added.
+    from crawler.cards.parse import parse_card
+    from crawler.matching.matcher import load_overrides
+
     name = "<stdin>" if path == "-" else path
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {name}: {exc.strerror or exc}") from exc
     try:
         card = parse_card(raw, name=name)
         overrides = load_overrides(terms.read_text(encoding="utf-8")) if terms else None
@@ -94,7 +100,10 @@ def event_list(ctx: Context) -> None:
             .order_by(Event.date.desc(), Event.slug)
         )
         for stored, count in session.execute(counts):
-            table.add_row(stored.slug, stored.date or "", str(count), stored.title)
+            # Card text is data, never console markup: `[/bold]` in a title prints as written.
+            table.add_row(
+                Text(stored.slug), Text(stored.date or ""), str(count), Text(stored.title)
+            )
     ctx.console.print(table)
 
 
@@ -107,10 +116,14 @@ def event_show(ctx: Context, slug: str) -> None:
         stored = get_event(session, slug)
         if stored is None:
             raise click.ClickException(f"no event {slug!r}; see `watchdesk event list`")
-        ctx.console.print(f"[bold]{stored.title}[/bold]  ({stored.slug}, {stored.date})")
+        ctx.console.print(
+            Text.assemble((stored.title, "bold"), f"  ({stored.slug}, {stored.date})")
+        )
         for item in stored.watch_items:
-            status = "" if item.active else " [dim](retired)[/dim]"
-            ctx.console.print(f"  watch {item.number}: {item.text}{status}")
+            line = Text.assemble(f"  watch {item.number}: ", item.text)
+            if not item.active:
+                line.append(" (retired)", style="dim")
+            ctx.console.print(line)
         table = Table("outlet", "lang", "state", "last check", "url")
         for source in stored.sources:
             if not source.active:
@@ -119,5 +132,11 @@ def event_show(ctx: Context, slug: str) -> None:
             checked = (
                 page.last_checked_at.strftime("%Y-%m-%d %H:%M") if page.last_checked_at else "never"
             )
-            table.add_row(source.outlet_name, source.language or "", page.state, checked, page.url)
+            table.add_row(
+                Text(source.outlet_name),
+                Text(source.language or ""),
+                page.state,
+                checked,
+                Text(page.url),
+            )
         ctx.console.print(table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from crawler.cli.common import Context, pass_context
 from storage.repositories import changes_of, fetches_of, page_by_url, versions_of
@@ -19,8 +20,11 @@ def history(ctx: Context, url: str, limit: int) -> None:
         page = page_by_url(session, url)
         if page is None:
             raise click.ClickException(f"{url} is not watched; add an event card that cites it")
+        # Page text is data, never console markup: every value from a page is a Text.
         ctx.console.print(
-            f"[bold]{page.url}[/bold]  state={page.state} failures={page.consecutive_failures}"
+            Text.assemble(
+                (page.url, "bold"), f"  state={page.state} failures={page.consecutive_failures}"
+            )
         )
         versions = Table(
             "v", "seen", "headline", "paragraphs", "published", "modified", title="versions"
@@ -29,16 +33,18 @@ def history(ctx: Context, url: str, limit: int) -> None:
             versions.add_row(
                 str(version.number),
                 f"{version.seen_at:%Y-%m-%d %H:%M:%S}",
-                version.title or "",
+                Text(version.title or ""),
                 str(len(version.paragraphs)),
-                version.published or "",
-                version.modified or "",
+                Text(version.published or ""),
+                Text(version.modified or ""),
             )
         ctx.console.print(versions)
         changes = Table("detected", "kinds", "summary", title="changes")
         for change in changes_of(session, page.id):
             changes.add_row(
-                f"{change.detected_at:%Y-%m-%d %H:%M:%S}", ", ".join(change.kinds), change.summary
+                f"{change.detected_at:%Y-%m-%d %H:%M:%S}",
+                Text(", ".join(change.kinds)),
+                Text(change.summary),
             )
         ctx.console.print(changes)
         fetches = Table("time", "status", "outcome", "ms", "bytes", "error", title="fetches")
@@ -49,6 +55,6 @@ def history(ctx: Context, url: str, limit: int) -> None:
                 fetch.outcome,
                 f"{fetch.duration_ms or 0:.0f}",
                 str(fetch.bytes or ""),
-                fetch.error or "",
+                Text(fetch.error or ""),
             )
         ctx.console.print(fetches)

@@ -81,7 +81,7 @@ def diff(ctx: Context, url: str, from_v: int | None, to_v: int | None) -> None:
     if from_v not in versions or to_v not in versions:
         raise click.ClickException(f"versions available: {sorted(versions)}")
     old, new = article_of(versions[from_v]), article_of(versions[to_v])
-    ctx.console.print(f"[bold]{url}[/bold]  v{from_v} → v{to_v}")
+    ctx.console.print(Text.assemble((url, "bold"), f"  v{from_v} → v{to_v}"))
     result = diff_versions(old, new)
     for name, (before, after) in result.headlines.items():
         ctx.console.print(

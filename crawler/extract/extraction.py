@@ -92,19 +92,20 @@ class _PageMeta:
     accessible_for_free: bool | None = None
 
 
-def extract_article(html: str | bytes, url: str) -> ArticleText:
+def extract_article(html: str | bytes, url: str, content_type: str | None = None) -> ArticleText:
     """Extract the article text and metadata of one page.
 
     Args:
         html: The response body; bytes are decoded by `decode_html`.
         url: The URL the page was fetched from (resolves a relative canonical link).
+        content_type: the response's Content-Type header; its charset decodes the bytes.
 
     Returns:
         An `ArticleText` with normalised strings. A page that is not HTML, is empty or has
         no recognisable body gives an `ArticleText` with no paragraphs (and `title` None when
         nothing at all could be read): what an empty body means is the caller's decision.
     """
-    text = decode_html(html) if isinstance(html, bytes) else html
+    text = decode_html(html, content_type) if isinstance(html, bytes) else html
     tree = _parse(text[:MAX_HTML_CHARS])
     if tree is None:
         return ArticleText(title=None, paragraphs=())

@@ -27,7 +27,46 @@ from crawler.extract.article import ArticleText
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 _CHARSET_WINDOW = 4096
 #: WHATWG: these labels mean windows-1252, and a byte stream cannot declare UTF-16 in-band.
-_CHARSET_ALIASES = {"latin_1": "cp1252", "ascii": "cp1252", "utf_16": "utf-8"}
+#: (Python's canonical name of ISO-8859-1 and latin1 is "iso8859_1".)
+_CHARSET_ALIASES = {
+    "iso8859_1": "cp1252",
+    "latin_1": "cp1252",
+    "ascii": "cp1252",
+    "utf_16": "utf-8",
+}
+#: `charset=` parameter of a Content-Type header.
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+#: Single-byte Latin-script codecs a guesser picks for undeclared Western text (charset
+#: normalizer likes cp1250 for Spanish: "Peńa"). The web's rule for an undeclared Latin page
+#: is windows-1252, so each of these guesses is read as cp1252 instead.
+_LATIN_GUESSES = frozenset(
+    [
+        "ascii",
+        "iso8859_1",
+        "latin_1",
+        "cp1250",
+        "cp1252",
+        "cp1254",
+        "cp1257",
+        "cp437",
+        "cp850",
+        "cp852",
+        "cp858",
+        "mac_roman",
+        "mac_latin2",
+        "mac_iceland",
+        "mac_turkish",
+        "iso8859_2",
+        "iso8859_3",
+        "iso8859_4",
+        "iso8859_9",
+        "iso8859_10",
+        "iso8859_13",
+        "iso8859_14",
+        "iso8859_15",
+        "iso8859_16",
+    ]
+)
 
 #: Characters that render as nothing (or only as a line-break hint): dropped outright.
 _INVISIBLE = {
@@ -92,30 +131,41 @@ def normalise(text: str) -> str:
     return _WHITESPACE.sub(" ", composed).strip()
 
 
-def decode_html(data: bytes) -> str:
-    """Decode a response body: BOM, then `<meta charset>`, then UTF-8, then a guess.
+def decode_html(data: bytes, content_type: str | None = None) -> str:
+    """Decode a response body as a browser does: BOM, then the HTTP header's charset, then
+    `<meta charset>`, then UTF-8, then a guess.
 
     Args:
         data: Raw bytes as received.
+        content_type: the response's Content-Type header (its `charset=` is used), if any.
 
     Returns:
-        The text. Bytes with no declaration decode as UTF-8 when they are valid UTF-8, which
-        is what servers that send `text/html` without a charset (the Presidential Office)
-        mean; anything else is guessed by charset-normalizer, and undecodable bytes become
-        U+FFFD rather than an exception.
+        The text. `ISO-8859-1`, `latin1` and `ascii` labels mean windows-1252 (WHATWG).
+        Bytes with no declaration decode as UTF-8 when they are valid UTF-8, which is what
+        servers that send `text/html` without a charset (the Presidential Office) mean;
+        anything else is guessed by charset-normalizer, except that a Latin single-byte
+        guess is read as windows-1252. Undecodable bytes become U+FFFD, never an exception.
     """
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace")
-    declared = _declared_charset(data[:_CHARSET_WINDOW])
+    declared = header_charset(content_type) or _declared_charset(data[:_CHARSET_WINDOW])
     if declared:
         return data.decode(declared, errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         best = from_bytes(data).best()
-        return str(best) if best is not None else data.decode("utf-8", errors="replace")
+        if best is None or _codec_name(best.encoding) in _LATIN_GUESSES:
+            return data.decode("cp1252", errors="replace")
+        return str(best)
+
+
+def header_charset(content_type: str | None) -> str | None:
+    """The Python codec named by a Content-Type header's `charset=`, if it names a real one."""
+    match = _HEADER_CHARSET.search(content_type or "")
+    return _charset_codec(match.group(1)) if match else None
 
 
 def _declared_charset(head: bytes) -> str | None:
@@ -124,10 +174,23 @@ def _declared_charset(head: bytes) -> str | None:
     if match is None:
         return None
     try:
-        name = codecs.lookup(match.group(1).decode("ascii")).name.replace("-", "_")
-    except (LookupError, UnicodeDecodeError):
+        return _charset_codec(match.group(1).decode("ascii"))
+    except UnicodeDecodeError:
         return None
-    return _CHARSET_ALIASES.get(name, name)
+
+
+def _codec_name(label: str) -> str | None:
+    """Python's canonical codec name for a label ("ISO-8859-1" -> "latin_1"), or None."""
+    try:
+        return codecs.lookup(label).name.replace("-", "_")
+    except LookupError:
+        return None
+
+
+def _charset_codec(label: str) -> str | None:
+    """The codec to decode a declared charset with (WHATWG aliases applied), or None."""
+    name = _codec_name(label)
+    return None if name is None else _CHARSET_ALIASES.get(name, name)
 
 
 def text_hash(article: ArticleText) -> str:
