@@ -19,7 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.fetch.urls import url_key
-from crawler.matching.choose import Relevance, relate
+from crawler.matching.choose import relate
+from crawler.matching.result import Relevance
 from crawler.matching.syndication import group_syndicated
 from storage.linking import profile_of
 from storage.models import Event, Followup, Outlet, Page, SeenUrl, Source, Version

@@ -310,3 +310,34 @@ def test_event_add_refuses_a_card_without_watch_items(sqlite_url: str, tmp_path:
     assert "card 'paraguay-pena-taiwan-2026' has no watch items" in result.stderr
     assert "Traceback" not in result.stderr
     assert count(sqlite_url, Event) == 0
+
+
+def test_match_explains_an_article_and_refuses_unknown_input(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    assert run_cli("event", "add", str(SEED), db=sqlite_url).returncode == 0
+    story = tmp_path / "story.txt"
+    story.write_text(
+        "Primer envío de pollo paraguayo llega a Taiwán\n"
+        "Asunción (IP) - El primer contenedor de carne de pollo paraguaya llegó al puerto de "
+        "Keelung, informó el Ministerio de Industria y Comercio. Las exportaciones avícolas "
+        "a Taiwán podrían alcanzar 3.000 toneladas este año.",
+        encoding="utf-8",
+    )
+    done = run_cli("match", "--event", "paraguay-pena-taiwan-2026", str(story), db=sqlite_url)
+    assert done.returncode == 0, done.stderr
+    assert "on-topic" in done.stdout and "anchors:" in done.stdout
+    rows = re.findall(r"│\s*([1-4])\s*│\s*(yes)?\s*│\s*(-?\d\.\d{3})", done.stdout)
+    assert [r[0] for r in rows] == ["1", "2", "3", "4"]
+    linked = [r[0] for r in rows if r[1]]
+    assert linked == ["2"]  # the poultry item, and only it
+    missing = run_cli(
+        "match", "--event", "paraguay-pena-taiwan-2026", "https://nowhere.example/x", db=sqlite_url
+    )
+    assert missing.returncode != 0 and "neither a file nor a stored page" in missing.stderr
+    binary = tmp_path / "scan.pdf"
+    binary.write_bytes(b"%PDF-1.7\x00\x01\x02")
+    refused = run_cli("match", "--event", "paraguay-pena-taiwan-2026", str(binary), db=sqlite_url)
+    assert refused.returncode != 0 and "not text or HTML" in refused.stderr
+    unknown = run_cli("match", "--event", "no-such-event", str(story), db=sqlite_url)
+    assert unknown.returncode != 0 and "no event 'no-such-event'" in unknown.stderr

@@ -19,19 +19,13 @@ import yaml
 
 from crawler.cards.parse import parse_card
 from crawler.matching import choose
-from crawler.matching.lexical import matcher as lexical
-from crawler.matching.matcher import (
-    ItemTerms,
-    MatchProfile,
-    Relevance,
-    build_profile,
-    group_syndicated,
-    load_overrides,
-    relate,
-    relate_edit,
-)
+from crawler.matching.lexical.profile import MatchProfile as LexicalProfile
+from crawler.matching.matcher import relate, relate_edit
 from crawler.matching.places import find_places
-from crawler.matching.profile import strip_whether
+from crawler.matching.profile import ItemTerms, MatchProfile, build_profile, strip_whether
+from crawler.matching.result import Relevance
+from crawler.matching.syndication import group_syndicated
+from crawler.matching.terms import load_overrides
 from crawler.matching.text import fold, stem_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +106,7 @@ def test_seed_event_with_editor_terms_uses_the_lexical_matcher() -> None:
         items=[ItemTerms(id=w.number, text=w.text) for w in card.watch_items],
         overrides=load_overrides(TERMS),
     )
-    assert isinstance(built, lexical.MatchProfile)
+    assert isinstance(built, LexicalProfile)
     tp = fp = fn = right = 0
     for case in CASES:
         result = choose.relate(built, title=case["title"], text=case["text"], language=None)

@@ -39,7 +39,7 @@ def event_add(ctx: Context, path: str, terms: Path | None) -> None:
     """
     # The parsers (PyYAML) and the matcher (jieba) only when a card is added.
     from crawler.cards.parse import parse_card
-    from crawler.matching.matcher import load_overrides
+    from crawler.matching.terms import load_overrides
 
     name = "<stdin>" if path == "-" else path
     try:

@@ -14,7 +14,7 @@ from crawler.cli.common import Context, pass_context
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from crawler.matching.choose import Relevance
+    from crawler.matching.result import Relevance
 
 
 @click.command()
@@ -54,6 +54,8 @@ def _article(session: Session, source: str) -> tuple[str | None, str]:
     path = Path(source)
     if path.is_file():
         data = path.read_bytes()
+        if b"\x00" in data[:8192]:
+            raise click.ClickException(f"{source} is not text or HTML (binary data)")
         if path.suffix.lower() in (".html", ".htm") or data.lstrip()[:1] == b"<":
             article = extract_article(data, path.resolve().as_uri())
             return article.title, "\n".join(article.paragraphs)
@@ -79,12 +81,12 @@ def _print(
     ctx.console.print(Text(f"  {verdict} (score {result.score:.2f}; 0.5 decides)"))
     for line in result.evidence:
         ctx.console.print(Text(f"  {line}"))
-    if not hasattr(result, "item_scores"):  # the lexical matcher explains linked items only
+    if not result.item_scores:  # the lexical matcher explains linked items only
         for m in result.items:
             ctx.console.print(Text(f"  item {m.id} ({m.score:.2f}): {' | '.join(m.evidence)}"))
         return
     table = Table("item", "linked", "score", "best sentence", "watch item")
-    for number, score, sentence in getattr(result, "item_scores", ()):
+    for number, score, sentence in result.item_scores:
         table.add_row(
             str(number),
             "yes" if number in linked else "",

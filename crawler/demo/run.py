@@ -23,7 +23,7 @@ from crawler.cards.model import card_digest
 from crawler.cards.parse import parse_card
 from crawler.config import project_settings
 from crawler.demo.replay import ReplayServer
-from crawler.matching.matcher import load_overrides
+from crawler.matching.terms import load_overrides
 from crawler.reports.render import render
 from crawler.running import run_crawls
 from storage.db import open_store

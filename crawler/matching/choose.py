@@ -1,10 +1,10 @@
-"""Which matcher an event gets: the lexical one when an editor gave terms, else the learned one.
+"""Which matcher an event gets: the lexical one when an editor gave terms, else the term-free one.
 
 Measured on the seed event's 73 labelled follow-ups: with its editor terms the lexical
 matcher scores P 0.98 / R 0.94; the term-free matcher, on the same articles without terms,
 P 0.45 / R 0.50. On events nobody wrote terms for, the lexical matcher finds almost nothing
 (recall 0.17, 0.00, 0.00 in issue 9's trial) and the term-free one is the only choice.
-Pure module: no Scrapy, no SQLAlchemy.
+Both return the types of `result`. Pure module: no Scrapy, no SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 from crawler.matching import matcher
 from crawler.matching.lexical import matcher as lexical
 from crawler.matching.lexical.profile import ItemTerms as LexicalItem
-from crawler.matching.profile import ItemTerms
+from crawler.matching.lexical.profile import MatchProfile as LexicalProfile
+from crawler.matching.profile import ItemTerms, MatchProfile, build_profile
+from crawler.matching.result import ItemMatch, Relevance
 
-Profile = matcher.MatchProfile | lexical.MatchProfile
-Relevance = matcher.Relevance | lexical.Relevance
-ItemMatch = matcher.ItemMatch | lexical.ItemMatch
+Profile = MatchProfile | LexicalProfile
 
 
 def build(
@@ -32,18 +32,17 @@ def build(
     items: Sequence[ItemTerms],
     overrides: Mapping[str, Any] | None,
 ) -> Profile:
-    """The profile of the matcher this event gets (lexical with overrides, else learned)."""
+    """The profile of the matcher this event gets (lexical with overrides, else term-free)."""
     if overrides:
-        lexical_items = [LexicalItem(id=i.id, text=i.text, terms=dict(i.terms)) for i in items]
         return lexical.build_profile(
             title=title,
             summary=summary,
             entities=list(entities),
             entity_terms={k: list(v) for k, v in entity_terms.items()},
-            items=lexical_items,
+            items=[LexicalItem(id=i.id, text=i.text, terms=dict(i.terms)) for i in items],
             overrides=dict(overrides),
         )
-    return matcher.build_profile(
+    return build_profile(
         title=title,
         lede=lede,
         summary=summary,
@@ -55,9 +54,8 @@ def build(
 
 def relate(profile: Profile, *, title: str | None, text: str, language: str | None) -> Relevance:
     """`relate` of the profile's matcher."""
-    if isinstance(profile, lexical.MatchProfile):
-        return lexical.relate(profile, title=title, text=text, language=language)
-    return matcher.relate(profile, title=title, text=text, language=language)
+    module = lexical if isinstance(profile, LexicalProfile) else matcher
+    return module.relate(profile, title=title, text=text, language=language)
 
 
 def relate_edit(
@@ -69,10 +67,5 @@ def relate_edit(
     language: str | None,
 ) -> tuple[ItemMatch, ...]:
     """`relate_edit` of the profile's matcher."""
-    if isinstance(profile, lexical.MatchProfile):
-        return lexical.relate_edit(
-            profile, title=title, added=added, removed=removed, language=language
-        )
-    return matcher.relate_edit(
-        profile, title=title, added=added, removed=removed, language=language
-    )
+    module = lexical if isinstance(profile, LexicalProfile) else matcher
+    return module.relate_edit(profile, title=title, added=added, removed=removed, language=language)

@@ -13,18 +13,20 @@ Two kinds of evidence, because either alone fails (measured on the development e
   vector). They gate: an article needs at least one salient anchor (in the title or lead, or
   named twice), and one whose salient places are all foreign to the card needs a name too.
 
-The decision, with constants set on the development events only:
+The decision: three logistic models whose weights (`weights.json`) `bench/fit_matcher.py`
+fitted on the development events only, so no constant here was set by hand on the test data:
 
-- **On-topic** when anchored and the event score, the best sentence's similarity to the card
-  (context or items) plus `ANCHOR_BONUS` per distinct anchor (at most `MAX_ANCHORS`), reaches
-  `EVENT_MIN`.
-- **Items**: each item's score is its best sentence's similarity, plus `TERM_BONUS` when that
-  sentence holds one of the item's own terms (a card name the item text uses, editor terms).
-  The best item links when it reaches `ITEM_MIN`; another item also links when within
-  `ITEM_MARGIN` of the best and above `ITEM_MIN`. An on-topic article below that is a related
-  follow-up with no item.
-- **Edits** are scored the same way on what changed (added and removed sentences, a new
-  headline): a cited article is on-topic by definition, so only the item rule applies.
+- **On-topic** (`topic_features`): similarity of the best and top-3 sentences to the card
+  context, best similarity to any item, places and names found, foreign places leading,
+  length, and how much the best item stands out. It also needs at least one salient anchor
+  (in the title or the first `LEAD` sentences, or found twice).
+- **Items** (`pair_features`): each item's score is its best sentence's similarity centred on
+  that sentence's mean over all items, plus half the second best, plus `TERM_BONUS` when the
+  sentence holds one of the item's own terms (a card name the item text uses, editor terms);
+  the pair model weighs the score, whether it is the best, its distance to the best and to
+  the rest. An on-topic article with no item linked is a related follow-up.
+- **Edits** are scored on what changed (added and removed sentences, a new headline) by their
+  own pair model: a cited article is on-topic by definition.
 
 Every link keeps its evidence sentence. Pure module: no Scrapy, no SQLAlchemy.
 """
@@ -41,9 +43,8 @@ import numpy as np
 
 from crawler.matching.encoder import embed
 from crawler.matching.places import find_places
-from crawler.matching.profile import ItemTerms, MatchProfile, build_profile
-from crawler.matching.syndication import group_syndicated
-from crawler.matching.terms import load_overrides
+from crawler.matching.profile import MatchProfile
+from crawler.matching.result import ItemMatch, Relevance
 from crawler.matching.text import (
     chinese_names,
     fold,
@@ -53,17 +54,7 @@ from crawler.matching.text import (
     stem_key,
 )
 
-__all__ = [
-    "ItemMatch",
-    "ItemTerms",
-    "MatchProfile",
-    "Relevance",
-    "build_profile",
-    "group_syndicated",
-    "load_overrides",
-    "relate",
-    "relate_edit",
-]
+__all__ = ["relate", "relate_edit"]
 
 #: Logistic weights (bias first) fitted on the development events by bench/fit_matcher.py.
 WEIGHTS: dict[str, list[float]] = json.loads((Path(__file__).parent / "weights.json").read_text())
@@ -72,31 +63,6 @@ NAME_SIMILARITY = 0.6
 LEAD = 2
 MAX_SENTENCES = 60
 EVIDENCE_CHARS = 240
-
-
-@dataclass(frozen=True)
-class ItemMatch:
-    """A watch item an article or edit bears on, with why."""
-
-    id: int
-    score: float
-    evidence: tuple[str, ...]
-    """The sentence(s) that bear on the item, best first, trimmed to ~240 characters."""
-
-
-@dataclass(frozen=True)
-class Relevance:
-    """How an article relates to an event, and the reasons."""
-
-    on_topic: bool
-    score: float
-    """The event score (similarity plus anchor bonus) that `EVENT_MIN` is compared with."""
-    items: tuple[ItemMatch, ...]
-    """Watch items it bears on, best first; empty = related follow-up without a watch item."""
-    evidence: tuple[str, ...]
-    """The sentence most like the event, and the anchors found ("anchors: Perú, Chancay")."""
-    item_scores: tuple[tuple[int, float, str], ...] = ()
-    """Every item's score and best sentence, linked or not (for `watchdesk match`)."""
 
 
 @dataclass(frozen=True)
@@ -287,10 +253,12 @@ def _anchors(profile: MatchProfile, texts: Sequence[str]) -> tuple[list[str], in
     lead: set[str] = set()
     places: Counter[str] = Counter()
     lead_places: set[str] = set()
+    tagged = [chinese_names(sentence) for sentence in texts]
+    known = _card_names_of(profile, {name for names in tagged for name in names})
     for index, sentence in enumerate(texts):
         here = find_places(sentence)
         places.update(here)
-        names = _names_in(profile, sentence)
+        names = _names_in(profile, sentence, [known[n] for n in tagged[index] if known[n]])
         hits = [code for code in here if code in profile.places] + names
         found.update(hits)
         if index <= LEAD:
@@ -302,7 +270,24 @@ def _anchors(profile: MatchProfile, texts: Sequence[str]) -> tuple[list[str], in
     return salient, len(salient) - names, names, bool(foreign)
 
 
-def _names_in(profile: MatchProfile, sentence: str) -> list[str]:
+def _card_names_of(profile: MatchProfile, tagged: set[str]) -> dict[str, str | None]:
+    """For each name jieba tagged in the article, the card name it is most like, if close.
+
+    All of an article's tagged names are embedded in one call (the encoder's cost is per
+    call more than per text).
+    """
+    ordered = sorted(tagged)
+    if not ordered or not len(profile.name_vectors):
+        return dict.fromkeys(ordered)
+    sims = embed(ordered) @ profile.name_vectors.T
+    best = sims.argmax(axis=1)
+    return {
+        name: profile.names[col] if sims[row, col] >= NAME_SIMILARITY else None
+        for row, (name, col) in enumerate(zip(ordered, best, strict=True))
+    }
+
+
+def _names_in(profile: MatchProfile, sentence: str, by_vector: list[str]) -> list[str]:
     """The card's names a sentence mentions: by folded token, or (Chinese) by vector."""
     words = set(latin_words(sentence))
     folded = fold(sentence)
@@ -311,14 +296,7 @@ def _names_in(profile: MatchProfile, sentence: str) -> list[str]:
         for name, tokens in zip(profile.names, profile.name_tokens, strict=True)
         if (tokens & words) or (has_cjk(name) and fold(name) in folded)
     ]
-    candidates = chinese_names(sentence)
-    if candidates and len(profile.name_vectors):
-        sims = embed(candidates) @ profile.name_vectors.T
-        for row in sims:
-            col = int(row.argmax())
-            if row[col] >= NAME_SIMILARITY and profile.names[col] not in hits:
-                hits.append(profile.names[col])
-    return hits
+    return hits + [name for name in dict.fromkeys(by_vector) if name not in hits]
 
 
 def _trim(text: str) -> str:

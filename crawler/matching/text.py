@@ -119,8 +119,3 @@ def chinese_names(text: str) -> list[str]:
     with _lock:
         pairs = list(jieba.posseg.cut(simplified))
     return [p.word for p in pairs if p.flag in _NAME_TAGS and len(p.word) >= 2]
-
-
-def quiet_jieba() -> None:
-    """jieba logs its dictionary load at INFO on first use; keep it out of crawl logs."""
-    jieba.setLogLevel(60)

@@ -50,28 +50,16 @@ from dataclasses import dataclass
 
 from crawler.matching.lexical.profile import (
     Feature,
-    ItemTerms,
     MatchProfile,
     build_profile,
     mentions,
 )
 from crawler.matching.lexical.text import Hit, analyse, split_sentences
-from crawler.matching.syndication import group_syndicated
-from crawler.matching.terms import load_overrides
+from crawler.matching.result import ItemMatch, Relevance
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "ItemMatch",
-    "ItemTerms",
-    "MatchProfile",
-    "Relevance",
-    "build_profile",
-    "group_syndicated",
-    "load_overrides",
-    "relate",
-    "relate_edit",
-]
+__all__ = ["build_profile", "relate", "relate_edit"]
 
 K1 = 1.2
 B = 0.3
@@ -83,27 +71,6 @@ MIN_AVG_LEN = 10.0
 WINDOW = 3
 LEAD = 2
 EVIDENCE_CHARS = 200
-
-
-@dataclass(frozen=True)
-class ItemMatch:
-    """A watch item an article or edit bears on, with why."""
-
-    id: int
-    score: float
-    evidence: tuple[str, ...]
-    """"[matched, terms] sentence", trimmed to ~200 characters, best sentence first."""
-
-
-@dataclass(frozen=True)
-class Relevance:
-    """How an article relates to an event."""
-
-    on_topic: bool
-    score: float
-    items: tuple[ItemMatch, ...]
-    """Watch items it bears on, best first; empty = related follow-up without a watch item."""
-    evidence: tuple[str, ...]
 
 
 @dataclass(frozen=True)
