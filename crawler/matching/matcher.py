@@ -18,8 +18,8 @@ fitted on the development events only, so no constant here was set by hand on th
 
 - **On-topic** (`topic_features`): similarity of the best and top-3 sentences to the card
   context, best similarity to any item, places and names found, foreign places leading,
-  length, and how much the best item stands out. It also needs at least one salient anchor
-  (in the title or the first `LEAD` sentences, or found twice).
+  length, how much the best item stands out, and the article's language. It also needs at
+  least one salient anchor (in the title or the first `LEAD` sentences, or found twice).
 - **Items** (`pair_features`): each item's score is its best sentence's similarity centred on
   that sentence's mean over all items, plus half the second best, plus `TERM_BONUS` when the
   sentence holds one of the item's own terms (a card name the item text uses, editor terms);
@@ -52,6 +52,7 @@ from crawler.matching.text import (
     latin_words,
     split_sentences,
     stem_key,
+    writing_language,
 )
 
 __all__ = ["relate", "relate_edit"]
@@ -161,8 +162,9 @@ def topic_features(
 
     Features: best and top-3 mean sentence similarity to the card context, best similarity
     to any item, the number of the card's places and names found (capped at 3), whether
-    foreign places lead the article, its length in sentences (log), and the best item
-    score (`_item_scores`: how much one item stands out).
+    foreign places lead the article, its length in sentences (log), the best item score
+    (`_item_scores`: how much one item stands out), and whether the article is Chinese or
+    Spanish (`text.writing_language`: its similarities to the English card run lower).
     """
     context = (sentences.vectors @ profile.context_vectors.T).max(axis=1)
     items = (sentences.vectors @ profile.item_vectors.T).max(axis=1)
@@ -178,6 +180,8 @@ def topic_features(
         float(np.log1p(len(sentences.texts))),
         max((s for _, s, _ in scores), default=0.0),
     ]
+    language = writing_language(" ".join(sentences.texts))
+    features += [float(language == "zh"), float(language == "es")]
     return at, features
 
 

@@ -36,8 +36,55 @@ _SPAN_RE = re.compile(
     r"(?:\s+(?:(?:de|del|la|of|the|y)\s+)?(?:[A-ZÁÉÍÓÚÑ][\w’'-]*|\d[\w.,%-]*))*"
 )
 _WHETHER_RE = re.compile(r"^\s*whether\s+", re.IGNORECASE)
+_MONTHS = frozenset(fold(m) for m in Locale("en").months["format"]["wide"].values())
 #: Words that start a card sentence with a capital but name nothing.
-_ROLE_WORDS = frozenset(
+_ROLE_WORDS = (
+    frozenset(
+        [
+            "the",
+            "a",
+            "an",
+            "if",
+            "in",
+            "on",
+            "at",
+            "as",
+            "by",
+            "for",
+            "from",
+            "with",
+            "within",
+            "while",
+            "after",
+            "before",
+            "during",
+            "separately",
+            "whether",
+            "president",
+            "minister",
+            "foreign",
+            "state",
+            "national",
+            "supreme",
+            "federal",
+            "court",
+            "congress",
+            "government",
+            "phase",
+            "mou",
+            "ministry",
+            "office",
+            "agency",
+            "company",
+            "group",
+            "bank",
+            "law",
+        ]
+    )
+    | _MONTHS
+)
+#: Words that open a run of capitals before the name itself ("Whether the", "On", "By").
+_LEADING_WORDS = frozenset(
     [
         "the",
         "a",
@@ -58,27 +105,14 @@ _ROLE_WORDS = frozenset(
         "during",
         "separately",
         "whether",
-        "president",
-        "minister",
-        "foreign",
-        "state",
-        "national",
-        "supreme",
-        "federal",
-        "court",
-        "congress",
-        "government",
-        "phase",
-        "mou",
-        "ministry",
-        "office",
-        "agency",
-        "company",
-        "group",
-        "bank",
-        "law",
+        "about",
+        "until",
+        "since",
+        "under",
+        "and",
     ]
-) | frozenset(fold(m) for m in Locale("en").months["format"]["wide"].values())
+)
+_POSSESSIVE_RE = re.compile(r"['’]s$")
 
 
 @dataclass(frozen=True)
@@ -196,7 +230,13 @@ def _names(card_text: str, entities: Iterable[str], aliases: Iterable[str]) -> l
 
 
 def _capitalised_spans(text: str) -> list[str]:
-    """Runs of capitalised words, except a lone sentence-initial word ("Separately")."""
+    """Runs of capitalised words, trimmed to the name they hold.
+
+    A lone sentence-initial word ("Separately") is no name. A run is cut to its name:
+    leading role and function words go ("Whether the Pedernales" is "Pedernales", "By 24
+    March the Secretariat" is "Secretariat"), it ends before a date or a figure ("Preska's
+    June 2025", "CATL 49%"), and a possessive goes ("Pentagon's").
+    """
     found = []
     for sentence in split_sentences(text):
         for match in _SPAN_RE.finditer(sentence):
@@ -204,8 +244,27 @@ def _capitalised_spans(text: str) -> list[str]:
             lone = " " not in span and not any(c.isdigit() for c in span)
             if lone and match.start() == 0 and not span.isupper():
                 continue
-            found.append(span)
+            if name := _trim_span(span.split()):
+                found.append(name)
     return found
+
+
+def _trim_span(words: list[str]) -> str:
+    """The name inside a run of capitalised words (see `_capitalised_spans`)."""
+    while words and (_is_figure(words[0]) or fold(words[0]) in _LEADING_WORDS):
+        words = words[1:]
+    for index, word in enumerate(words):
+        if index and (_is_figure(word) or fold(word) in _MONTHS):
+            words = words[:index]
+            break
+    if words:
+        words[-1] = _POSSESSIVE_RE.sub("", words[-1])
+    return " ".join(words)
+
+
+def _is_figure(word: str) -> bool:
+    """A date, a number or a share ("24", "2026", "49%", "8bn"), not a name like "BR-319"."""
+    return word[:1].isdigit() or fold(word) in _MONTHS
 
 
 def _is_place(name: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
 from functools import cache
 
 import jieba
@@ -91,6 +92,26 @@ def _stemmer(language: str) -> snowballstemmer.stemmer:
     return snowballstemmer.stemmer(language)
 
 
+def _is_spanish(words: Sequence[str]) -> bool:
+    """Whether Latin words are Spanish: enough function words that English never writes."""
+    return sum(w in _SPANISH_MARKERS for w in words) >= max(1, len(words) // 12)
+
+
+def writing_language(text: str) -> str:
+    """ "zh", "es" or "en": the language an article is written in, read from the text.
+
+    Cards are English, so a Spanish or Chinese article's similarities to the card are
+    cross-lingual and run lower (measured on the linking events: the best sentence of a
+    follow-up scores 0.53 to the card in English, 0.45 in Spanish, 0.44 in Chinese); the
+    on-topic model needs to know which. Read from the text rather than the page's declared
+    language, which outlets often leave at their default.
+    """
+    cjk = len(_CJK_RE.findall(text))
+    if cjk and cjk >= 0.2 * len("".join(text.split())):
+        return "zh"
+    return "es" if _is_spanish(latin_words(text)) else "en"
+
+
 def stems(text: str, language: str | None = None) -> list[str]:
     """Snowball stems of the Latin words of `text`, so "exportación" finds "exportaciones".
 
@@ -98,8 +119,7 @@ def stems(text: str, language: str | None = None) -> list[str]:
     """
     words = latin_words(text)
     if language is None:
-        spanish = sum(w in _SPANISH_MARKERS for w in words) >= max(1, len(words) // 12)
-        language = "spanish" if spanish else "english"
+        language = "spanish" if _is_spanish(words) else "english"
     with _lock:
         return _stemmer(language).stemWords(words)
 
