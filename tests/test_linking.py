@@ -1,10 +1,12 @@
 """Term-free linking on the held-out events of `tests/fixtures/linking/` (issue 9).
 
-The events were written by helper sessions blind to the matcher, and the held-out four were
-committed before the matcher was designed; its weights were fitted on the other eight only
-(`bench/fit_matcher.py`). The figures are printed and written to
-tests/.artifacts/linking-heldout.txt; the floors sit just under what was measured the first
-time the held-out events were scored, so a regression fails and no tuning hides in them.
+The events were written by helper sessions blind to the matcher. Round 1's four held-out events
+were committed before the matcher was designed and scored once; they then joined the
+development set, and round 2's four held-out events were written afterwards and committed
+before the weights were refitted on the twelve development events (`bench/fit_matcher.py`).
+The figures are printed and written to tests/.artifacts/linking-heldout.txt; the floors sit
+just under what was measured the first time these held-out events were scored, so a
+regression fails and no tuning hides in them.
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ from tests.linking_eval import SPLIT, score
 
 ARTIFACTS = Path(__file__).parent / ".artifacts"
 
-#: Measured on the held-out events (first and only scoring, see the README's quality table).
+#: Measured on the round-2 held-out events (first and only scoring, see the README's table).
 FLOORS = {
-    "precision_all": 0.75,
-    "recall_all": 0.48,
-    "precision_en": 0.78,
-    "recall_en": 0.65,
-    "precision_es": 0.72,
-    "recall_es": 0.53,
-    "precision_zh": 0.74,
-    "recall_zh": 0.30,
-    "on_topic_accuracy": 0.68,
-    "off_topic_rejected": 0.78,
-    "edit_accuracy": 0.85,
+    "precision_all": 0.65,
+    "recall_all": 0.47,
+    "precision_en": 0.69,
+    "recall_en": 0.43,
+    "precision_es": 0.68,
+    "recall_es": 0.68,
+    "precision_zh": 0.54,
+    "recall_zh": 0.32,
+    "on_topic_accuracy": 0.8,
+    "off_topic_rejected": 0.8,
+    "edit_accuracy": 0.55,
 }
 
 
