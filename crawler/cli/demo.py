@@ -18,8 +18,13 @@ from crawler.demo.run import SLUG, run_demo
     show_default=True,
     help="Folder for the demo's database and reports.",
 )
+@click.option(
+    "--no-terms",
+    is_flag=True,
+    help="Leave out the seed event's editor terms: link with the term-free matcher.",
+)
 @pass_context
-def demo(ctx: Context, out: Path) -> None:
+def demo(ctx: Context, out: Path, no_terms: bool) -> None:
     """Replay the seed event's sources in two states, crawl them, report what changed.
 
     Uses a fresh SQLite file in OUT unless --db is given; sends no traffic off this machine.
@@ -27,7 +32,7 @@ def demo(ctx: Context, out: Path) -> None:
     if ctx.db_url is None:
         for stale in out.glob("demo.db*"):
             stale.unlink()
-    result = run_demo(ctx.console, out, ctx.db_url)
+    result = run_demo(ctx.console, out, ctx.db_url, terms=not no_terms)
     ctx.console.rule("the Markdown report (also in report.md, report.html, report.json)")
     click.echo(result.reports["md"].read_text(encoding="utf-8"))
     ctx.console.rule()

@@ -59,8 +59,8 @@ class DemoRun:
     """Stats of each outlet's discovery crawl."""
 
 
-def add_seed_card(db_url: str) -> str:
-    """Store the seed card and its editor terms; returns the slug."""
+def add_seed_card(db_url: str, *, terms: bool = True) -> str:
+    """Store the seed card and (unless `terms` is False) its editor terms; returns the slug."""
     text = CARD.read_text(encoding="utf-8")
     card = parse_card(text, name=CARD.name)
     sessions = open_store(db_url)
@@ -68,7 +68,8 @@ def add_seed_card(db_url: str) -> str:
         upsert_event(session, card, card_digest(card), text)
         event = get_event(session, card.slug)
         assert event is not None
-        event.match_overrides = load_overrides(TERMS.read_text(encoding="utf-8"))
+        if terms:
+            event.match_overrides = load_overrides(TERMS.read_text(encoding="utf-8"))
     return card.slug
 
 
@@ -78,12 +79,14 @@ def demo_hosts() -> list[str]:
     return sorted({host.name for state in states for host in state.iterdir() if host.is_dir()})
 
 
-def run_demo(console: Console, out_dir: Path, db_url: str | None = None) -> DemoRun:
-    """Run the whole demo and return what it did."""
+def run_demo(
+    console: Console, out_dir: Path, db_url: str | None = None, *, terms: bool = True
+) -> DemoRun:
+    """Run the whole demo and return what it did (`terms=False`: without the editor terms)."""
     started, began = time.monotonic(), utcnow() - timedelta(seconds=1)
     out_dir.mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{out_dir / 'demo.db'}"
-    slug = add_seed_card(db_url)
+    slug = add_seed_card(db_url, terms=terms)
     console.print(f"[bold]1.[/bold] added the seed card [cyan]{slug}[/cyan] to {db_url}")
     with ReplayServer(PAGES, state="state1") as server:
         settings = project_settings(
