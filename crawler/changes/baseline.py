@@ -113,10 +113,13 @@ def confirmed(held: Held | None, fingerprint: str, now: datetime, confirm_after:
 
 #: What one character can turn into when the same bytes are read with another single-byte
 #: or UTF-8 decoding: Latin-1 and Latin Extended letters, the windows-1252 punctuation
-#: block, and U+FFFD. Runs of them are one "maybe mis-decoded" slot; CJK, Cyrillic and
-#: every ASCII character stay themselves, so a real edit in those scripts still differs.
+#: block, U+FFFD, and the ASCII quotes, hyphen and "..." that `normalise` makes of
+#: typographic quotes, dashes and the ellipsis. Runs of them are one "maybe mis-decoded"
+#: slot; CJK, Cyrillic, letters and digits stay themselves, so a real edit in any script
+#: still differs.
 _DECODING_NOISE = re.compile(
-    "[\u0080-\u024f\u02c6\u02dc\u2013-\u2026\u2030\u2039\u203a\u20ac\u2122\ufffd]+"
+    "(?:[\u0080-\u024f\u02c6\u02dc\u2013-\u2026\u2030\u2039\u203a\u20ac\u2122\ufffd\"'-]"
+    "|\\.\\.\\.)+"
 )
 
 
