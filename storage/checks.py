@@ -100,7 +100,7 @@ def record_checks(
     items: Sequence[FetchedPage],
     *,
     now: datetime,
-    rules: CheckRules = CheckRules(),  # noqa: B008 - frozen, so one shared default is safe
+    rules: CheckRules = CheckRules(),
 ) -> list[CheckResult]:
     """Record a batch of checks in the caller's transaction, one result per item.
 
@@ -166,7 +166,7 @@ def record_check(
     item: FetchedPage,
     *,
     now: datetime,
-    rules: CheckRules = CheckRules(),  # noqa: B008 - frozen, so one shared default is safe
+    rules: CheckRules = CheckRules(),
 ) -> CheckResult:
     """Apply one fetched page to the store; the caller commits."""
     page = session.get_one(Page, item.page_id)

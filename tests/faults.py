@@ -8,7 +8,7 @@ edit after it), so crawling s1, s2, s3, s4 in turn shows what the store made of 
 
 | fault | s2 | s3, s4 |
 |---|---|---|
-| `soft_error` | 200 "Sorry, something went wrong" page in the site's template | the article; s4 an edit |
+| `soft_error` | 200 "Sorry, something went wrong" page, site template | the article; s4 an edit |
 | `cut_short` | the body cut before its last paragraphs, no Content-Length | the article |
 | `teaser` | the first 3/8 of the article's paragraphs | the article |
 | `consent` | 200 consent page ("We value your privacy") | the article |
@@ -18,8 +18,9 @@ edit after it), so crawling s1, s2, s3, s4 in turn shows what the store made of 
 | `edited` | an edit | the edit |
 | `to_home` | 302 to the site's root | the same |
 | `to_section` | 301 from `/politics/2026/05/07/slug/` to `/politics/` | the same |
-| `to_login`, `to_subscribe`, `to_consent`, `to_other_host` | 302 to a sign-in, subscribe or consent page, or another site | the same |
-| `moved` | 301 from `/2026/05/07/moved-story/` to `/moved-story/`, the article served there | the same |
+| `to_login`, `to_subscribe` | 302 to a sign-in or subscribe page | the same |
+| `to_consent`, `to_other_host` | 302 to a consent host, or another site | the same |
+| `moved` | 301 `/2026/05/07/moved-story/` -> `/moved-story/`, the article there | the same |
 | `stuck_etag` | an edit under the very same ETag (304 to every conditional request) | the same |
 | `rebaseline` | an edit (the test marks the baseline as made by an older extractor) | the same |
 | `decoding` | the same windows-1252 bytes re-rendered, declared UTF-8 | the same |
@@ -106,8 +107,10 @@ def wall_page(body: bytes, title: str, heading: str, text: str) -> bytes:
     start, end = spans[0]
     box = f"<h1>{heading}</h1><p>{text}</p>".encode()
     body = body[:start] + box + body[end:]
-    body = re.sub(rb"<title>.*?</title>", f"<title>{title}</title>".encode(), body, 1, re.S)
-    body = re.sub(rb"<h1[^>]*>.*?</h1>", f"<h1>{heading}</h1>".encode(), body, 1, re.S)
+    body = re.sub(
+        rb"<title>.*?</title>", f"<title>{title}</title>".encode(), body, count=1, flags=re.S
+    )
+    body = re.sub(rb"<h1[^>]*>.*?</h1>", f"<h1>{heading}</h1>".encode(), body, count=1, flags=re.S)
     return re.sub(rb'(property="og:title" content=")[^"]*', rb"\1" + title.encode(), body)
 
 
@@ -173,7 +176,7 @@ def faults() -> dict[str, Fault]:
         "to_login": Fault(
             "/news/to-login",
             {"s1": taipei},
-            _routes({"redirect": f"https://{HOST}/account/login?next=/news/to-login", **redirect}),
+            _routes({"redirect": f"https://{HOST}/login/", **redirect}),
         ),
         "to_subscribe": Fault(
             "/news/to-subscribe",
@@ -236,7 +239,7 @@ _TARGETS = {
         "index.html",
     ): b"<html><head><title>Home</title></head><body><h1>Home</h1></body></html>",
     (HOST, "politics/index.html"): b"<html><body><h1>Politics</h1></body></html>",
-    (HOST, "account/login.html"): b"<html><head><title>Sign in</title></head><body>"
+    (HOST, "login/index.html"): b"<html><head><title>Sign in</title></head><body>"
     b"<h1>Sign in</h1><form><input name=email></form></body></html>",
     (HOST, "subscribe.html"): b"<html><head><title>Subscribe</title></head><body>"
     b"<h1>Subscribe for full access</h1></body></html>",

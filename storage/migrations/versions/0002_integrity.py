@@ -20,15 +20,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("page", schema=None) as batch_op:
         batch_op.add_column(sa.Column("gone_since", storage.models.UTCDateTime(), nullable=True))
-        batch_op.add_column(
-            sa.Column("full_fetch_at", storage.models.UTCDateTime(), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("suspect_fingerprint", sa.String(length=64), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("suspect_since", storage.models.UTCDateTime(), nullable=True)
-        )
+        batch_op.add_column(sa.Column("full_fetch_at", storage.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("suspect_fingerprint", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("suspect_since", storage.models.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("suspect_reason", sa.Text(), nullable=True))
 
 
