@@ -1,6 +1,7 @@
 """Item pipelines: extraction off the event loop, then one transaction per checked page.
 
-Reads: WATCHDESK_DB, WATCHDESK_REMOVAL_CONFIRMATIONS.
+Reads: WATCHDESK_DB, WATCHDESK_REMOVAL_CONFIRMATIONS, WATCHDESK_CONFIRM_AFTER,
+WATCHDESK_UNCONDITIONAL_AFTER.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from weakref import WeakKeyDictionary
 
 from crawler.extract.extraction import extract_article, is_challenge_page
 from crawler.items import FetchedPage
-from storage.checks import CheckResult, record_check, record_checks
+from storage.checks import CheckResult, CheckRules, record_check, record_checks
 from storage.db import open_store
 from storage.followups import record_followup
 from storage.repositories import utcnow
@@ -86,7 +87,11 @@ class RecordPipeline:
         self.crawler = crawler
         settings = crawler.settings
         self.sessions = open_store(settings.get("WATCHDESK_DB") or None)
-        self.confirmations = settings.getint("WATCHDESK_REMOVAL_CONFIRMATIONS", 2)
+        self.rules = CheckRules(
+            confirmations=settings.getint("WATCHDESK_REMOVAL_CONFIRMATIONS", 2),
+            confirm_after=settings.getfloat("WATCHDESK_CONFIRM_AFTER", 3600.0),
+            unconditional_after=settings.getfloat("WATCHDESK_UNCONDITIONAL_AFTER", 86400.0),
+        )
         self.writer = store_writer(crawler)
         self.queue: list[tuple[FetchedPage, asyncio.Future[Recorded]]] = []
         self.writing = False
@@ -153,9 +158,7 @@ class RecordPipeline:
             with self.sessions.begin() as session, session.no_autoflush:
                 # Rows are written in one flush at commit (record_check flushes itself where
                 # it needs ids); quiet 304s in two bulk statements.
-                results = record_checks(
-                    session, items, now=utcnow(), confirmations=self.confirmations
-                )
+                results = record_checks(session, items, now=utcnow(), rules=self.rules)
                 return [self._keys(result) for result in results]
         except Exception:
             if len(items) == 1:
@@ -166,7 +169,7 @@ class RecordPipeline:
     def _record_alone(self, item: FetchedPage) -> Recorded | BaseException:
         try:
             with self.sessions.begin() as session:
-                result = record_check(session, item, now=utcnow(), confirmations=self.confirmations)
+                result = record_check(session, item, now=utcnow(), rules=self.rules)
                 return self._keys(result)
         except Exception:
             logger.exception("could not record the check of %s", item.url)
@@ -176,8 +179,6 @@ class RecordPipeline:
     def _keys(result: CheckResult) -> Recorded:
         """The stats keys to count for one recorded check, and a note worth logging."""
         keys = [f"watchdesk/outcome/{result.outcome.value}"]
-        if result.flap:
-            keys.append("watchdesk/version/flap")
         if result.version is not None:
             keys.append("watchdesk/version/new")
         if result.change is not None:

@@ -30,6 +30,12 @@ WATCHDESK_HOST_MAP = ""
 WATCHDESK_ALLOW_PRIVATE_HOSTS = ""
 # 404/410 or a redirect to the home page must repeat on this many consecutive checks.
 WATCHDESK_REMOVAL_CONFIRMATIONS = 2
+# Seconds between the first sighting of a removal or of a suspect version (an error, consent
+# or teaser page) and the check that may confirm it; 0: the next check (tests, replays).
+WATCHDESK_CONFIRM_AFTER = 3600
+# Seconds after the last full (200) fetch before a 304 makes the next check go without
+# validators, so a server whose ETag never changes cannot hide edits.
+WATCHDESK_UNCONDITIONAL_AFTER = 86400
 # Minutes a crawl holds the pages it claimed; a dead worker's pages free up after this.
 WATCHDESK_LEASE_MINUTES = 30
 # Bodies larger than this are refused (bytes); a news article is rarely above 2 MB.

@@ -2,19 +2,33 @@
 
 Everything for one page is written in the caller's single transaction, so a killed process
 leaves either the whole check or none of it. The decisions come from pure functions
-(`crawler.outcomes.decide`, `crawler.changes.classify`); this module only applies them.
+(`crawler.fetch.outcomes.decide`, `crawler.changes.baseline`, `crawler.changes.classify`);
+this module only applies them.
+
+A new article is, in this order: a *revert* when it equals an earlier version (stored again
+as the newest version, kind `reverted`); a *suspect* when it does not look like the same
+article (held on the page row, nothing stored, until a later check confirms it); else a new
+version, kind `rebaselined` (quiet) when the baseline was made by another extractor, or
+classified against the baseline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from crawler.changes.baseline import (
+    Held,
+    confirmed,
+    decoding_only,
+    ends_properly,
+    suspect_reason,
+)
 from crawler.changes.classify import ChangeKind, Classification, classify, state_change
 from crawler.changes.diffing import diff_versions
 from crawler.extract.article import ArticleText
@@ -25,17 +39,48 @@ from crawler.extract.extraction import (
     looks_truncated,
 )
 from crawler.extract.extraction import text_hash as compute_text_hash
-from crawler.fetch.outcomes import Decision, Observation, Outcome, PageMemory, PageState, decide
+from crawler.fetch.outcomes import (
+    Decision,
+    Observation,
+    Outcome,
+    PageMemory,
+    PageState,
+    decide,
+    full_fetch_due,
+)
 from crawler.items import FetchedPage
 from scheduler.state import (
     history_from_rows,
     next_check_at,
     next_check_for,
+    policy_from_env,
     prefetch_histories,
 )
 from storage.linking import link_change
 from storage.models import Change, Fetch, Page, Version
-from storage.repositories import add_version, article_of, latest_version, recent_versions
+from storage.repositories import (
+    add_version,
+    article_of,
+    earlier_version,
+    latest_version,
+    raw_html_of,
+    reported_since,
+)
+
+
+@dataclass(frozen=True)
+class CheckRules:
+    """The settings a check is recorded under (the record pipeline reads them; the
+    defaults are those of crawler/settings.py)."""
+
+    confirmations: int = 2
+    """WATCHDESK_REMOVAL_CONFIRMATIONS: consecutive "gone" checks before a removal."""
+    confirm_after: float = 3600.0
+    """WATCHDESK_CONFIRM_AFTER: seconds between the first sighting of a removal or a suspect
+    version and the check that may confirm it (0: the next check)."""
+    unconditional_after: float | None = 86400.0
+    """WATCHDESK_UNCONDITIONAL_AFTER: seconds after the last 200 before a 304 makes the next
+    check go without validators (None: never)."""
 
 
 @dataclass(frozen=True)
@@ -45,12 +90,17 @@ class CheckResult:
     outcome: Outcome
     version: Version | None = None
     change: Change | None = None
-    flap: bool = False
     reason: str = ""
+    suspect: str | None = None
+    """Fingerprint of the candidate held as suspect by this check."""
 
 
 def record_checks(
-    session: Session, items: Sequence[FetchedPage], *, now: datetime, confirmations: int = 2
+    session: Session,
+    items: Sequence[FetchedPage],
+    *,
+    now: datetime,
+    rules: CheckRules = CheckRules(),
 ) -> list[CheckResult]:
     """Record a batch of checks in the caller's transaction, one result per item.
 
@@ -63,19 +113,24 @@ def record_checks(
     histories = prefetch_histories(session, ids)
     quiet, results = [], {}
     for item in items:
-        if _is_quiet(item, pages[item.page_id], confirmations):
+        if _is_quiet(item, pages[item.page_id], rules, now):
             quiet.append(item)
         else:
-            results[id(item)] = record_check(session, item, now=now, confirmations=confirmations)
+            results[id(item)] = record_check(session, item, now=now, rules=rules)
     _record_quiet(session, quiet, pages, histories, now)
     return [results.get(id(item), CheckResult(Outcome.NOT_MODIFIED)) for item in items]
 
 
-def _is_quiet(item: FetchedPage, page: Page, confirmations: int) -> bool:
-    """A 304 that leaves a healthy page exactly as it was (but for the check times)."""
+def _is_quiet(item: FetchedPage, page: Page, rules: CheckRules, now: datetime) -> bool:
+    """A 304 that leaves a healthy page exactly as it was (but for the check times): no
+    suspect to drop, no unconditional fetch coming due."""
     if item.status != 304 or item.final_url not in ("", item.url) or page.state != "ok":
         return False
-    decision = decide(Observation(status=304), _memory(page), confirmations)
+    if page.suspect_fingerprint is not None:
+        return False
+    if full_fetch_due(page.full_fetch_at, now, rules.unconditional_after):
+        return False
+    decision = decide(Observation(status=304), _memory(page), rules.confirmations)
     return decision.outcome == Outcome.NOT_MODIFIED and decision.memory == _memory(page)
 
 
@@ -107,17 +162,21 @@ def _record_quiet(
 
 
 def record_check(
-    session: Session, item: FetchedPage, *, now: datetime, confirmations: int = 2
+    session: Session,
+    item: FetchedPage,
+    *,
+    now: datetime,
+    rules: CheckRules = CheckRules(),
 ) -> CheckResult:
     """Apply one fetched page to the store; the caller commits."""
     page = session.get_one(Page, item.page_id)
     latest = latest_version(session, page.id) if _needs_latest(item, page) else None
     previous = article_of(latest) if latest else None
-    observation = _observe(item, latest, previous)
-    decision = decide(observation, _memory(page), confirmations)
-    result = _apply(session, page, item, latest, previous, decision, now)
+    observation = _observe(item, latest, previous, now)
+    decision = decide(observation, _memory(page), rules.confirmations, rules.confirm_after)
+    result = _apply(session, page, item, latest, previous, decision, now, rules)
     session.add(_fetch_row(item, result))
-    _update_page(page, item, decision, result, now)
+    _update_page(page, item, decision, result, now, rules)
     return result
 
 
@@ -132,16 +191,17 @@ def _needs_latest(item: FetchedPage, page: Page) -> bool:
 
 
 def _observe(
-    item: FetchedPage, latest: Version | None, previous: ArticleText | None
+    item: FetchedPage, latest: Version | None, previous: ArticleText | None, now: datetime
 ) -> Observation:
     article = item.article
     # Same bytes as the last check (`same_body`: nothing was extracted), as the latest
-    # version, or the same article: nothing new. After a flap the last check's bytes may be
-    # an older version's; what was decided then still holds.
+    # version, or the same article, or one that differs only by its character decoding:
+    # nothing new.
     same = latest is not None and (
         item.same_body
         or item.body_hash == latest.body_hash
         or (article is not None and fingerprint(article) == latest.fingerprint)
+        or (article is not None and previous is not None and decoding_only(previous, article))
     )
     return Observation(
         status=item.status,
@@ -153,6 +213,7 @@ def _observe(
         truncated=bool(article and previous and looks_truncated(article, previous)),
         empty=item.status == 200 and not same and not (article and article.paragraphs),
         same_article=same,
+        now=now,
     )
 
 
@@ -169,6 +230,7 @@ def _memory(page: Page) -> PageMemory:
         consecutive_failures=page.consecutive_failures,
         consecutive_gone=page.consecutive_gone,
         has_version=page.last_changed_at is not None,
+        gone_since=page.gone_since,
     )
 
 
@@ -180,6 +242,7 @@ def _apply(
     previous: ArticleText | None,
     decision: Decision,
     now: datetime,
+    rules: CheckRules,
 ) -> CheckResult:
     outcome = decision.outcome
     if outcome in (Outcome.REMOVED, Outcome.RESTORED) and not decision.store_version:
@@ -191,14 +254,18 @@ def _apply(
     if not decision.store_version or item.article is None or item.body is None:
         return CheckResult(outcome, reason=decision.reason)
     article = item.article
-    flap = _is_flap(session, page, fingerprint(article), latest)
-    if flap:
-        return CheckResult(Outcome.UNCHANGED, flap=True, reason="same as an earlier version (flap)")
+    new_fingerprint = fingerprint(article)
+    earlier = earlier_version(session, page.id, new_fingerprint, latest.number) if latest else None
+    if earlier is None:
+        reason = suspect_reason(article, previous, cut_short=_cut_short(item, latest))
+        held = _held(page)
+        if reason is not None and not confirmed(held, new_fingerprint, now, rules.confirm_after):
+            return CheckResult(Outcome.SUSPECT, reason=reason, suspect=new_fingerprint)
     version = add_version(
         session,
         page,
         article,
-        fingerprint=fingerprint(article),
+        fingerprint=new_fingerprint,
         text_hash=compute_text_hash(article),
         body=item.body,
         body_hash=item.body_hash or "",
@@ -208,9 +275,14 @@ def _apply(
         seen_at=now,
     )
     change = None
-    if previous is not None:
+    if previous is not None and latest is not None:
         diff = diff_versions(previous, article)
-        classification = classify(previous, article, diff)
+        if earlier is not None:
+            classification: Classification | None = _reverted(session, page, earlier, previous)
+        elif latest.extractor_version != EXTRACTOR_VERSION:
+            classification = _rebaselined(latest.extractor_version)
+        else:
+            classification = classify(previous, article, diff)
         if outcome == Outcome.RESTORED:
             classification = _with_restored(classification, article)
         if classification is not None:
@@ -220,20 +292,51 @@ def _apply(
     return CheckResult(outcome, version=version, change=change, reason=decision.reason)
 
 
+def _held(page: Page) -> Held | None:
+    """The suspect candidate the page holds, if any."""
+    if page.suspect_fingerprint is None or page.suspect_since is None:
+        return None
+    return Held(page.suspect_fingerprint, page.suspect_since)
+
+
+def _cut_short(item: FetchedPage, latest: Version | None) -> bool:
+    """The body lacks the closing tags the baseline's body had (the baseline's bytes are
+    only loaded for a body that lacks them)."""
+    if item.body is None or ends_properly(item.body) or latest is None:
+        return False
+    return ends_properly(raw_html_of(latest))
+
+
+def _reverted(
+    session: Session, page: Page, earlier: Version, previous: ArticleText
+) -> Classification:
+    """A → B → A: back to version `earlier`; reported only when it undoes a reported change."""
+    undone = classify(previous, article_of(earlier))
+    significant = reported_since(session, page.id, earlier.number)
+    summary = f"Reverted to version {earlier.number}"
+    return Classification(
+        kinds=(ChangeKind.REVERTED, *(undone.kinds if undone else ())),
+        significant=significant,
+        summary=f"{summary}; {undone.summary}" if undone else summary,
+        added=undone.added if undone else (),
+        removed=undone.removed if undone else (),
+        numbers=undone.numbers if undone else (),
+        quotes=undone.quotes if undone else (),
+    )
+
+
+def _rebaselined(old_extractor: str) -> Classification:
+    """The text changed together with the extractor: a new baseline, never an edit."""
+    summary = f"Re-extracted with {EXTRACTOR_VERSION} (was {old_extractor}); new baseline"
+    return Classification(kinds=(ChangeKind.REBASELINED,), significant=False, summary=summary)
+
+
 def _with_restored(classification: Classification | None, article: ArticleText) -> Classification:
     restored = state_change(ChangeKind.RESTORED, article.title)
     if classification is None:
         return restored
     kinds = (ChangeKind.RESTORED, *classification.kinds)
     return Classification(**{**classification.__dict__, "kinds": kinds})
-
-
-def _is_flap(session: Session, page: Page, new_fingerprint: str, latest: Version | None) -> bool:
-    """A → B → A: the "new" article equals an older version, not the latest."""
-    older = recent_versions(session, page.id, limit=5)
-    return any(
-        v.fingerprint == new_fingerprint for v in older if latest is None or v.id != latest.id
-    )
 
 
 def page_title(version: Version | None) -> str | None:
@@ -268,6 +371,10 @@ def _add_change(
     return change
 
 
+#: Outcomes whose reason goes on the fetch row (why nothing was recorded).
+_EXPLAINED = frozenset({Outcome.TRANSIENT, Outcome.SUSPECT})
+
+
 def _fetch_row(item: FetchedPage, result: CheckResult) -> Fetch:
     return Fetch(**_fetch_values(item, result))
 
@@ -279,7 +386,7 @@ def _fetch_values(item: FetchedPage, result: CheckResult) -> dict[str, Any]:
         duration_ms=item.duration_ms,
         status=item.status,
         outcome=result.outcome.value,
-        error=item.error or (result.reason if result.outcome == Outcome.TRANSIENT else None),
+        error=item.error or (result.reason if result.outcome in _EXPLAINED else None),
         final_url=item.final_url or None,
         etag=item.etag,
         last_modified=item.last_modified,
@@ -289,9 +396,15 @@ def _fetch_values(item: FetchedPage, result: CheckResult) -> dict[str, Any]:
 
 
 def _update_page(
-    page: Page, item: FetchedPage, decision: Decision, result: CheckResult, now: datetime
+    page: Page,
+    item: FetchedPage,
+    decision: Decision,
+    result: CheckResult,
+    now: datetime,
+    rules: CheckRules,
 ) -> None:
-    memory = decision.memory
+    # A suspect answer tells nothing yet: the page's memory stays as it was.
+    memory = _memory(page) if result.outcome == Outcome.SUSPECT else decision.memory
     if memory.state == PageState.FAILING and page.state != PageState.FAILING:
         page.failing_since = now
     elif memory.state != PageState.FAILING:
@@ -299,9 +412,13 @@ def _update_page(
     page.state = memory.state.value
     page.consecutive_failures = memory.consecutive_failures
     page.consecutive_gone = memory.consecutive_gone
+    page.gone_since = memory.gone_since
     page.last_status = item.status
     page.last_checked_at = now
     page.lease_owner = page.lease_until = None
+    if item.status == 200 and item.body is not None:
+        page.full_fetch_at = now
+    _update_suspect(page, result, now)
     if result.outcome in (
         Outcome.NEW_VERSION,
         Outcome.UNCHANGED,
@@ -314,8 +431,32 @@ def _update_page(
             page.body_hash = item.body_hash
         if item.final_url and item.final_url != item.url:
             page.redirected_to = item.final_url
+    if result.outcome == Outcome.NOT_MODIFIED and full_fetch_due(
+        page.full_fetch_at, now, rules.unconditional_after
+    ):
+        page.etag = page.last_modified = None  # the next check asks without validators
     if result.version is not None:
         page.last_changed_at = now
         page.canonical_url = result.version.canonical_url or page.canonical_url
     # Last: the adaptive cadence reads the state, failures and versions set above.
     page.next_check_at = next_check_at(page, now)
+    if page.suspect_fingerprint is not None:
+        # Come back when the suspect can be confirmed (or dropped), not days later.
+        wait = max(timedelta(seconds=rules.confirm_after), policy_from_env().min_interval)
+        page.next_check_at = min(page.next_check_at, now + wait)
+
+
+def _update_suspect(page: Page, result: CheckResult, now: datetime) -> None:
+    """Hold a new suspect candidate, keep the one seen again, drop it when the page is the
+    article again (or a version was stored)."""
+    if result.outcome == Outcome.SUSPECT:
+        if page.suspect_fingerprint != result.suspect:
+            page.suspect_fingerprint, page.suspect_since = result.suspect, now
+        page.suspect_reason = result.reason
+    elif result.outcome in (
+        Outcome.NEW_VERSION,
+        Outcome.UNCHANGED,
+        Outcome.NOT_MODIFIED,
+        Outcome.RESTORED,
+    ):
+        page.suspect_fingerprint = page.suspect_since = page.suspect_reason = None

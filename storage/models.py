@@ -149,7 +149,16 @@ class Page(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     body_hash: Mapped[str | None] = mapped_column(String(64))
     redirected_to: Mapped[str | None] = mapped_column(Text)
+    """Where the URL last redirected to when the article was served there (a move)."""
     last_status: Mapped[int | None]
+    gone_since: Mapped[datetime | None]
+    """First check of the current run of "gone" answers (a removal is confirmed later)."""
+    full_fetch_at: Mapped[datetime | None]
+    """Last 200 with a body: a validator that never changes gets an unconditional fetch."""
+    suspect_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """A candidate version held as suspect (`crawler.changes.baseline`), not yet a version."""
+    suspect_since: Mapped[datetime | None]
+    suspect_reason: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime]
     last_checked_at: Mapped[datetime | None]
     last_changed_at: Mapped[datetime | None]

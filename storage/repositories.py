@@ -268,15 +268,38 @@ def latest_version(session: Session, page_id: int) -> Version | None:
     )
 
 
-def recent_versions(session: Session, page_id: int, limit: int = 5) -> list[Version]:
-    """The newest versions, newest first (for flap detection)."""
+def earlier_version(
+    session: Session, page_id: int, fingerprint: str, before_number: int
+) -> Version | None:
+    """The newest version older than `before_number` with this fingerprint (a revert's
+    target), or None."""
     query = (
         select(Version)
-        .where(Version.page_id == page_id)
+        .where(
+            Version.page_id == page_id,
+            Version.fingerprint == fingerprint,
+            Version.number < before_number,
+        )
         .order_by(Version.number.desc())
-        .limit(limit)
+        .limit(1)
     )
-    return list(session.scalars(query))
+    return session.scalar(query)
+
+
+def reported_since(session: Session, page_id: int, after_number: int) -> bool:
+    """Whether a significant change led to any version newer than `after_number` (what a
+    revert to that version would undo)."""
+    query = (
+        select(Change.id)
+        .join(Version, Version.id == Change.to_version_id)
+        .where(
+            Change.page_id == page_id,
+            Change.significant.is_(True),
+            Version.number > after_number,
+        )
+        .limit(1)
+    )
+    return session.scalar(query) is not None
 
 
 def add_version(

@@ -42,6 +42,9 @@ FAST = [
     "DOWNLOAD_DELAY=0",
     "-s",
     "AUTOTHROTTLE_ENABLED=False",
+    # Crawls seconds apart: a removal is confirmed by the next check, as in any replay.
+    "-s",
+    "WATCHDESK_CONFIRM_AFTER=0",
 ]
 CHALLENGE = b"""<!DOCTYPE html><html><head><title>Just a moment...</title></head>
 <body><div id="cf-chl-widget">Checking if the site connection is secure</div>

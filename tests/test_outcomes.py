@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from crawler.fetch.outcomes import Observation, PageMemory, PageState, decide, redirected_home
+from crawler.fetch.outcomes import (
+    Observation,
+    PageMemory,
+    PageState,
+    Redirect,
+    decide,
+    full_fetch_due,
+    redirect_kind,
+    redirected_home,
+)
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "outcomes.yaml").read_text())
 
@@ -55,3 +65,41 @@ def test_transient_never_stores_or_removes() -> None:
 )
 def test_redirected_home(before: str, after: str, home: bool) -> None:
     assert redirected_home(before, after) is home
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "kind"),
+    [
+        ("https://a.test/2026/05/07/slug/", "https://a.test/slug/", Redirect.MOVE),
+        ("https://a.test/politics/2026/05/07/x/", "https://a.test/politics/", Redirect.HOME),
+        ("https://a.test/news/x", "https://www.a.test/", Redirect.HOME),
+        ("https://a.test/news/x", "https://a.test/login/", Redirect.WALL),
+        ("https://a.test/news/x", "https://a.test/account/login?next=/news/x", Redirect.WALL),
+        ("https://a.test/news/x", "https://a.test/subscribe", Redirect.WALL),
+        ("https://a.test/news/x", "https://consent.a.test/?continue=x", Redirect.WALL),
+        ("https://a.test/news/x", "https://b.test/", Redirect.WALL),
+        ("https://a.test/news/accounts-of-war", "https://a.test/news/2", Redirect.OTHER),
+        ("https://a.test/news/x", "https://a.test/news/x", None),
+    ],
+)
+def test_redirect_kind(before: str, after: str, kind: Redirect | None) -> None:
+    assert redirect_kind(before, after) == kind
+
+
+def test_removal_confirmation_waits_confirm_after() -> None:
+    first = datetime(2026, 5, 8, 12, tzinfo=UTC)
+    memory = PageMemory(PageState.OK, 0, 0, True)
+    gone = decide(Observation(status=404, now=first), memory, 2, 3600).memory
+    assert gone.gone_since == first
+    soon = decide(Observation(status=404, now=first + timedelta(minutes=5)), gone, 2, 3600)
+    assert soon.outcome.value == "gone_suspected" and soon.memory.gone_since == first
+    later = decide(Observation(status=404, now=first + timedelta(hours=1)), soon.memory, 2, 3600)
+    assert later.outcome.value == "removed"
+
+
+def test_full_fetch_due() -> None:
+    now = datetime(2026, 5, 8, 12, tzinfo=UTC)
+    assert full_fetch_due(None, now, 60)
+    assert not full_fetch_due(now - timedelta(seconds=59), now, 60)
+    assert full_fetch_due(now - timedelta(seconds=60), now, 60)
+    assert not full_fetch_due(None, now, None)

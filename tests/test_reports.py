@@ -30,7 +30,7 @@ def change(kind: str, items: tuple[int, ...] = (), **extra) -> ChangeEntry:
         outlet="Focus Taiwan",
         kind=kind,
         kinds=kinds,
-        significant=kind in ("headline", "correction", "edit", "removed"),
+        significant=extra.pop("significant", kind in ("headline", "correction", "edit", "removed")),
         detected_at="2026-05-11T08:00:00+00:00",
         before=VersionRef("Peña wraps up visit", 1),
         after=VersionRef(extra.pop("title", "Peña wraps up visit"), 2),
@@ -132,9 +132,20 @@ def test_quiet_kinds_are_hidden_unless_all() -> None:
     quiet = change("cosmetic", summary="Spacing only")
     dates = change("dates", summary="Date stamps moved")
     assert "Spacing only" not in render(report(quiet, dates), "md")
-    assert "2 cosmetic or date-only" in render(report(quiet, dates), "md")
+    assert "2 quiet (cosmetic, date-only" in render(report(quiet, dates), "md")
     assert "Spacing only" in render(report(quiet, dates), "md", include_all=True)
     assert "Date stamps moved" in render(report(quiet, dates), "html", include_all=True)
+
+
+def test_rebaselines_and_unreported_reverts_are_quiet() -> None:
+    rebaselined = change("rebaselined", summary="Re-extracted with 2.3.1+wd2")
+    quiet_revert = change("reverted", kinds=("reverted", "minor"), summary="Reverted to v1")
+    reported_revert = change("reverted", kinds=("reverted", "edit"), significant=True)
+    assert rebaselined.quiet and quiet_revert.quiet and not reported_revert.quiet
+    text = render(report(rebaselined, quiet_revert, reported_revert), "md")
+    assert "Re-extracted" not in text and "Reverted to v1" not in text
+    assert "`reverted, edit` · significant" in text
+    assert "Re-extracted" in render(report(rebaselined), "md", include_all=True)
 
 
 def test_html_escapes_page_content() -> None:

@@ -240,7 +240,10 @@ def test_edit_then_removal_makes_changes(sessions: sessionmaker[Session]) -> Non
         record_check(session, _fetched(page, 200, before, b"<p>1</p>"), now=now)
         record_check(session, _fetched(page, 200, after, b"<p>2</p>"), now=now)
         record_check(session, _fetched(page, 404, None, None), now=now)
-        record_check(session, _fetched(page, 404, None, None), now=now)
+        # The confirming check must come WATCHDESK_CONFIRM_AFTER (an hour) after the first.
+        record_check(session, _fetched(page, 404, None, None), now=now + timedelta(minutes=10))
+        assert page.state == "gone_pending"
+        record_check(session, _fetched(page, 404, None, None), now=now + timedelta(hours=1))
         page_id = page.id
     with sessions() as session:
         changes = list(
@@ -251,8 +254,9 @@ def test_edit_then_removal_makes_changes(sessions: sessionmaker[Session]) -> Non
         assert session.get(Page, page_id).state == "removed"
 
 
-def test_flapping_page_is_recognised(sessions: sessionmaker[Session]) -> None:
-    """A -> B -> A: the return to A matches an earlier version and raises nothing."""
+def test_revert_is_a_version_and_the_baseline_again(sessions: sessionmaker[Session]) -> None:
+    """A -> B -> A: the return to A is stored as a new version of kind `reverted`, reported
+    because it undoes a reported edit, and the next check is compared with it."""
     add_card(sessions, SEED)
     a = _article("Peña met Lai in Taipei.", "More than 40 business delegates came.")
     b = _article("Peña met Lai in Taipei.", "More than 50 business delegates came.")
@@ -266,11 +270,12 @@ def test_flapping_page_is_recognised(sessions: sessionmaker[Session]) -> None:
         record_check(session, again, now=now)
         page_id = page.id
     with sessions() as session:
-        assert session.scalar(select(func.count(Version.id)).where(Version.page_id == page_id)) == 2
-        assert len(list(session.scalars(select(Change).where(Change.page_id == page_id)))) == 1
+        assert session.scalar(select(func.count(Version.id)).where(Version.page_id == page_id)) == 3
+        changes = list(session.scalars(select(Change).where(Change.page_id == page_id)))
+        assert [(c.kind, c.significant) for c in changes] == [("edit", True), ("reverted", True)]
         outcomes = list(
             session.scalars(
                 select(Fetch.outcome).where(Fetch.page_id == page_id).order_by(Fetch.id)
             )
         )
-        assert outcomes == ["new_version", "new_version", "unchanged", "unchanged"]
+        assert outcomes == ["new_version", "new_version", "new_version", "unchanged"]

@@ -71,6 +71,8 @@ class ChangeKind(StrEnum):
     DATES = "dates"
     REMOVED = "removed"
     RESTORED = "restored"
+    REVERTED = "reverted"  # back to an earlier version; significant if it undoes a reported one
+    REBASELINED = "rebaselined"  # the text changed with the extractor: a new baseline, no edit
 
 
 SIGNIFICANT: frozenset[ChangeKind] = frozenset(
@@ -79,6 +81,8 @@ SIGNIFICANT: frozenset[ChangeKind] = frozenset(
 _ORDER = (
     ChangeKind.REMOVED,
     ChangeKind.RESTORED,
+    ChangeKind.REVERTED,
+    ChangeKind.REBASELINED,
     ChangeKind.CORRECTION,
     ChangeKind.HEADLINE,
     ChangeKind.EDIT,

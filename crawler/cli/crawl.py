@@ -25,6 +25,7 @@ SUMMARY_ROWS = (
     ("new versions", "watchdesk/version/new"),
     ("significant changes", "watchdesk/change/significant"),
     ("transient errors", "watchdesk/outcome/transient"),
+    ("suspect (held until confirmed)", "watchdesk/outcome/suspect"),
     ("gone (awaiting confirmation)", "watchdesk/outcome/gone_suspected"),
     ("removed", "watchdesk/outcome/removed"),
     ("restored", "watchdesk/outcome/restored"),

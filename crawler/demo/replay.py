@@ -11,8 +11,11 @@ requested, without query; a key `host/*` sets defaults for every path of that ho
 `status` (+ `fail_times`: only the first N hits of the path fail, then the file is served),
 `redirect` (a real URL for Location) + `redirect_status`, `delay` (seconds), `reset` (close
 without answering), `content_type`, `charset` (`none` drops it), `validators`
-(both|etag|last-modified|none), `headers`, `body_bytes` (generated page of N bytes), `gzip`,
-`file` (serve another file of the host folder) and `body` (text for a status answer).
+(both|etag|last-modified|none), `etag` (a fixed ETag, the same whatever the body: a stuck
+validator), `no_length` (no Content-Length; the connection closes after the body, so a
+client cannot tell a cut body from a whole one), `headers`, `body_bytes` (generated page of
+N bytes), `gzip`, `file` (serve another file of the host folder) and `body` (text for a
+status answer).
 
 Validators are computed from the body: ETag is the quoted sha1; Last-Modified is a time
 derived from the same hash, so it changes exactly when the body does. If-Modified-Since
@@ -377,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = gzip.compress(body, mtime=0)
             headers["Content-Encoding"] = "gzip"
         mode = str(route.get("validators", "both")).lower()
-        etag = etag_for(body) if mode in ("both", "etag") else None
+        etag = (route.get("etag") or etag_for(body)) if mode in ("both", "etag") else None
         last_modified = last_modified_for(body) if mode in ("both", "last-modified") else None
         if etag:
             headers["ETag"] = etag
@@ -387,14 +390,26 @@ class _Handler(BaseHTTPRequestHandler):
         if _not_modified(self.headers, etag, last_modified):
             self._send(304, b"", headers, head=True)
         else:
-            self._send(200, body, headers, head)
+            self._send(200, body, headers, head, length=not route.get("no_length"))
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str], head: bool = False) -> None:
-        """Write status, headers and (unless HEAD or 304) the body."""
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str],
+        head: bool = False,
+        *,
+        length: bool = True,
+    ) -> None:
+        """Write status, headers and (unless HEAD or 304) the body; without `length`, no
+        Content-Length and the connection closes after the body."""
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        if status != 304:
+        if not length:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        elif status != 304:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         logged_as, self._logged_as = self._logged_as, None

@@ -43,6 +43,9 @@ DEMO_SETTINGS = {
     "WATCHDESK_RETRY_BACKOFF_BASE": 0.2,
     "WATCHDESK_RETRY_BACKOFF_MAX": 1.0,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
+    # The demo's three crawls come seconds apart: confirm removals and suspect versions on
+    # the next check, as a replay must.
+    "WATCHDESK_CONFIRM_AFTER": 0,
 }
 
 

@@ -53,9 +53,9 @@ LOGGER = logging.getLogger(__name__)
 EXTRACTOR_NAME = "trafilatura"
 #: Bump when a watchdesk rule (decoding, furniture list, paragraph splitting, metadata order)
 #: changes; it is recorded on every version so versions made under old rules are recognisable.
-#: Nothing re-baselines on it yet (issue 10): after an upgrade that changes the text of a page,
-#: its next check is diffed against the old version. wd2: header charset first, Latin pages
-#: as windows-1252.
+#: When a page's text changes under a new EXTRACTOR_VERSION, the store records the new text
+#: as a quiet `rebaselined` version instead of an edit (`storage.checks`). wd2: header
+#: charset first, Latin pages as windows-1252.
 RULES_VERSION = "wd2"
 EXTRACTOR_VERSION = f"{trafilatura.__version__}+{RULES_VERSION}"
 

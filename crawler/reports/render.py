@@ -21,7 +21,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SCHEMA = Path(__file__).parent / "schemas" / "report.schema.json"
 
 #: Kinds an editor never needs to see unless asked (`--all`): nothing readable changed.
-QUIET_KINDS = frozenset({"cosmetic", "dates"})
+QUIET_KINDS = frozenset({"cosmetic", "dates", "rebaselined"})
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,10 @@ class ChangeEntry:
 
     @property
     def quiet(self) -> bool:
-        """Only cosmetic or date changes: left out of md/html unless --all."""
-        return set(self.kinds) <= QUIET_KINDS
+        """Only cosmetic, date or extractor changes, or a revert of an unreported version:
+        left out of md/html unless --all."""
+        quiet_revert = self.kind == "reverted" and not self.significant
+        return quiet_revert or set(self.kinds) <= QUIET_KINDS
 
 
 @dataclass(frozen=True)
