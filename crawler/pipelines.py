@@ -13,9 +13,10 @@ from weakref import WeakKeyDictionary
 
 from crawler.extract.extraction import extract_article, is_challenge_page
 from crawler.items import FetchedPage
-from storage.checks import CheckResult, record_check, record_checks
+from storage.checks import CheckResult
 from storage.db import open_store
 from storage.followups import record_followup
+from storage.leases import record_leased_checks
 from storage.repositories import utcnow
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class RecordPipeline:
             with self.sessions.begin() as session, session.no_autoflush:
                 # Rows are written in one flush at commit (record_check flushes itself where
                 # it needs ids); quiet 304s in two bulk statements.
-                results = record_checks(
+                results = record_leased_checks(
                     session, items, now=utcnow(), confirmations=self.confirmations
                 )
                 return [self._keys(result) for result in results]
@@ -166,15 +167,19 @@ class RecordPipeline:
     def _record_alone(self, item: FetchedPage) -> Recorded | BaseException:
         try:
             with self.sessions.begin() as session:
-                result = record_check(session, item, now=utcnow(), confirmations=self.confirmations)
+                (result,) = record_leased_checks(
+                    session, [item], now=utcnow(), confirmations=self.confirmations
+                )
                 return self._keys(result)
         except Exception:
             logger.exception("could not record the check of %s", item.url)
             return RecordError(item.url)
 
     @staticmethod
-    def _keys(result: CheckResult) -> Recorded:
+    def _keys(result: CheckResult | None) -> Recorded:
         """The stats keys to count for one recorded check, and a note worth logging."""
+        if result is None:  # fenced out: the page's lease was taken over (issue 12)
+            return ["watchdesk/lease/lost"], "not recorded: its lease was taken over"
         keys = [f"watchdesk/outcome/{result.outcome.value}"]
         if result.flap:
             keys.append("watchdesk/version/flap")
