@@ -129,7 +129,11 @@ class Seen:
     per_path: Counter[str]
     """host + path -> requests (article pages only)."""
     min_gap: float
-    """Smallest time between two requests to one host (robots.txt included), in seconds."""
+    """Smallest time between two checks (article requests) of one host, in seconds."""
+    min_gap_robots: float
+    """The same with robots.txt requests included. Lower at a worker's start: Scrapy spaces
+    requests from when it hands them to a connection, and a process's first connections
+    reach the server late (the robots.txt), its next ones on time."""
     span: float
     """Seconds from the first request to the last answer."""
 
@@ -142,12 +146,18 @@ class Seen:
 def seen(log: list[dict[str, Any]]) -> Seen:
     """Read the replay log of one round."""
     per_path: Counter[str] = Counter()
-    times: dict[str, list[float]] = defaultdict(list)
+    checks: dict[str, list[float]] = defaultdict(list)
+    every: dict[str, list[float]] = defaultdict(list)
     for entry in log:
-        times[entry["host"]].append(entry["arrived"])
+        every[entry["host"]].append(entry["arrived"])
         if entry["path"].startswith("/news/"):
             per_path[entry["host"] + entry["path"]] += 1
-    gaps = [b - a for ts in times.values() for a, b in zip(sorted(ts), sorted(ts)[1:])]
+            checks[entry["host"]].append(entry["arrived"])
     first = min(entry["arrived"] for entry in log) if log else 0.0
     last = max(entry["time"] for entry in log) if log else 0.0
-    return Seen(per_path, min(gaps, default=float("inf")), last - first)
+    return Seen(per_path, _min_gap(checks), _min_gap(every), last - first)
+
+
+def _min_gap(times: dict[str, list[float]]) -> float:
+    ordered = [sorted(ts) for ts in times.values()]
+    return min((b - a for ts in ordered for a, b in zip(ts, ts[1:])), default=float("inf"))
