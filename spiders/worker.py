@@ -93,7 +93,9 @@ class WorkerSpider(scrapy.Spider):
             now = utcnow()
             workers.reap(session, self.owner, now, self.ttl, self.handover)
             workers.beat(session, self.owner, now)
-        logger.info("worker %s started (batch %d, up to %d hosts)", self.owner, self.batch, self.max_hosts)
+        logger.info(
+            "worker %s started (batch %d, up to %d hosts)", self.owner, self.batch, self.max_hosts
+        )
         self.renewer = asyncio.ensure_future(self._renew_forever())
         while True:
             if not self.queue:

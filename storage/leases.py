@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.items import FetchedPage
@@ -64,9 +64,7 @@ def held_hosts(session: Session, owner: str, now: datetime) -> list[str]:
     return list(session.scalars(query.order_by(HostLease.host)))
 
 
-def take_hosts(
-    session: Session, owner: str, want: int, ttl: timedelta, now: datetime
-) -> list[str]:
+def take_hosts(session: Session, owner: str, want: int, ttl: timedelta, now: datetime) -> list[str]:
     """Lease up to `want` more hosts with due, unleased pages to `owner`, most overdue first.
 
     A host is free when it has no row, or its row has run out (a dead owner's lease, or a
@@ -171,11 +169,7 @@ def claim_batch(
         .over(partition_by=Page.host, order_by=(Page.next_check_at, Page.id))
         .label("rank")
     )
-    ranked = (
-        select(Page.id, rank)
-        .where(Page.host.in_(mine), _due(now), _unleased(now))
-        .subquery()
-    )
+    ranked = select(Page.id, rank).where(Page.host.in_(mine), _due(now), _unleased(now)).subquery()
     ids = list(
         session.scalars(
             select(ranked.c.id)
@@ -186,11 +180,7 @@ def claim_batch(
     )
     if not ids:
         return []
-    free = (
-        select(Page.id)
-        .where(Page.id.in_(ids), _unleased(now))
-        .with_for_update(skip_locked=True)
-    )
+    free = select(Page.id).where(Page.id.in_(ids), _unleased(now)).with_for_update(skip_locked=True)
     statement = (
         update(Page)
         .where(Page.id.in_(free), _unleased(now))

@@ -42,7 +42,9 @@ def beat(session: Session, name: str, now: datetime) -> None:
         session.flush()
 
 
-def reap(session: Session, me: str, now: datetime, ttl: timedelta, handover: timedelta) -> list[str]:
+def reap(
+    session: Session, me: str, now: datetime, ttl: timedelta, handover: timedelta
+) -> list[str]:
     """Declare dead the workers that stopped beating (or died on this machine); free their
     leases. Returns the names reaped.
 

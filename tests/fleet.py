@@ -10,6 +10,7 @@ and the smallest gap between two requests to one host.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -160,4 +161,4 @@ def seen(log: list[dict[str, Any]]) -> Seen:
 
 def _min_gap(times: dict[str, list[float]]) -> float:
     ordered = [sorted(ts) for ts in times.values()]
-    return min((b - a for ts in ordered for a, b in zip(ts, ts[1:])), default=float("inf"))
+    return min((b - a for ts in ordered for a, b in itertools.pairwise(ts)), default=float("inf"))

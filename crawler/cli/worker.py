@@ -37,5 +37,7 @@ def worker(
         if name.startswith("WATCHDESK_"):
             os.environ[name] = value
     settings = crawl_settings(ctx, host_map=host_map, **values)
-    stats = run_crawls(settings, lambda runner: crawl_once(runner, "worker", once=once, batch=batch))
+    stats = run_crawls(
+        settings, lambda runner: crawl_once(runner, "worker", once=once, batch=batch)
+    )
     print_summary(ctx.console, stats, title="worker")
