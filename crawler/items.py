@@ -41,3 +41,6 @@ class FetchedPage:
     """Set by ExtractPipeline when the body is a bot-protection page."""
     discovered: bool = False
     """The page is a new article found by discovery: FollowupPipeline scores it."""
+    lease: tuple[str, int] | None = None
+    """(owner, token) of the page lease the check was claimed under; the check is recorded
+    only while that lease holds (`storage.leases.record_leased_checks`). None: not fenced."""

@@ -14,9 +14,10 @@ from weakref import WeakKeyDictionary
 
 from crawler.extract.extraction import extract_article, is_challenge_page
 from crawler.items import FetchedPage
-from storage.checks import CheckResult, CheckRules, record_check, record_checks
+from storage.checks import CheckResult, CheckRules
 from storage.db import open_store
 from storage.followups import record_followup
+from storage.leases import record_leased_checks
 from storage.repositories import utcnow
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class RecordPipeline:
             with self.sessions.begin() as session, session.no_autoflush:
                 # Rows are written in one flush at commit (record_check flushes itself where
                 # it needs ids); quiet 304s in two bulk statements.
-                results = record_checks(session, items, now=utcnow(), rules=self.rules)
+                results = record_leased_checks(session, items, now=utcnow(), rules=self.rules)
                 return [self._keys(result) for result in results]
         except Exception:
             if len(items) == 1:
@@ -169,15 +170,17 @@ class RecordPipeline:
     def _record_alone(self, item: FetchedPage) -> Recorded | BaseException:
         try:
             with self.sessions.begin() as session:
-                result = record_check(session, item, now=utcnow(), rules=self.rules)
+                (result,) = record_leased_checks(session, [item], now=utcnow(), rules=self.rules)
                 return self._keys(result)
         except Exception:
             logger.exception("could not record the check of %s", item.url)
             return RecordError(item.url)
 
     @staticmethod
-    def _keys(result: CheckResult) -> Recorded:
+    def _keys(result: CheckResult | None) -> Recorded:
         """The stats keys to count for one recorded check, and a note worth logging."""
+        if result is None:  # fenced out: the page's lease was taken over (issue 12)
+            return ["watchdesk/lease/lost"], "not recorded: its lease was taken over"
         keys = [f"watchdesk/outcome/{result.outcome.value}"]
         if result.version is not None:
             keys.append("watchdesk/version/new")

@@ -38,6 +38,15 @@ WATCHDESK_CONFIRM_AFTER = 3600
 WATCHDESK_UNCONDITIONAL_AFTER = 86400
 # Minutes a crawl holds the pages it claimed; a dead worker's pages free up after this.
 WATCHDESK_LEASE_MINUTES = 30
+# Seconds a worker's page and host leases last; renewed every third of it while it runs,
+# so a dead worker's pages and hosts go to the others after this (heartbeat rows, same TTL).
+WATCHDESK_LEASE_SECONDS = 60
+# Pages a worker claims per batch (`watchdesk worker --batch`).
+WATCHDESK_WORKER_BATCH = 50
+# Hosts a worker holds at once; 0 means 4 x CONCURRENT_REQUESTS.
+WATCHDESK_WORKER_HOSTS = 0
+# Seconds an idle worker waits before it looks for due work again.
+WATCHDESK_WORKER_POLL_SECONDS = 5.0
 # Bodies larger than this are refused (bytes); a news article is rarely above 2 MB.
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024

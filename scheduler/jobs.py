@@ -46,6 +46,7 @@ from scheduler.digests import (
     reports_dir,
     write_feed,
 )
+from storage import workers
 from storage.reporting import build_report
 from storage.repositories import utcnow
 
@@ -143,6 +144,10 @@ class Worker:
 
     def _hold_lease(self, now: datetime) -> bool:
         with self.sessions.begin() as session:
+            # A heartbeat row per daemon: a holder that stopped beating (or died on this
+            # machine) is reaped and its tick lease freed at once, not after the lease time.
+            workers.beat(session, self.owner, now)
+            workers.reap(session, self.owner, now, self.config.lease_ttl, timedelta(0))
             held = state.take_lease(
                 session, state.DAEMON_LEASE, self.owner, self.config.lease_ttl, now
             )
@@ -320,3 +325,4 @@ class Worker:
         """Give back the tick lease (a clean stop: another daemon may take over at once)."""
         with self.sessions.begin() as session:
             state.release_lease(session, state.DAEMON_LEASE, self.owner)
+            workers.retire(session, self.owner, utcnow(), timedelta(0))

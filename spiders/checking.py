@@ -30,7 +30,8 @@ def check_request(
     *,
     discovered: bool = False,
 ) -> scrapy.Request:
-    """The request for one check of a page (`page`: id, url, etag, last_modified, body_hash)."""
+    """The request for one check of a page (`page`: id, url, etag, last_modified, body_hash,
+    and the `lease` its result must be written under, if any)."""
     meta = {
         "watchdesk_page_id": page["id"],
         "watchdesk_url": page["url"],
@@ -41,6 +42,7 @@ def check_request(
         "watchdesk_body_hash": page.get("body_hash"),
         "watchdesk_started": (utcnow(), time.monotonic()),
         "watchdesk_discovered": discovered,
+        "watchdesk_lease": page.get("lease"),
         "handle_httpstatus_list": SEEN_STATUSES,
     }
     return scrapy.Request(
@@ -80,6 +82,7 @@ def _item(meta: dict[str, Any]) -> FetchedPage:
         started_at=started_at,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
         discovered=bool(meta.get("watchdesk_discovered")),
+        lease=meta.get("watchdesk_lease"),
     )
 
 

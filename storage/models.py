@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -163,8 +164,12 @@ class Page(Base):
     last_checked_at: Mapped[datetime | None]
     last_changed_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_owner: Mapped[str | None] = mapped_column(String(64), index=True)
     lease_until: Mapped[datetime | None]
+    lease_token: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Bumped by every claim: a check is written only under the token it was claimed with
+    (fencing, `storage.leases.record_leased_checks`), so a worker paused past its lease
+    cannot overwrite the work of the one that took the page over."""
 
     outlet: Mapped[Outlet | None] = relationship()
 
@@ -332,3 +337,38 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64))
     until: Mapped[datetime]
+
+
+class Worker(Base):
+    """A live worker process: its heartbeat, not its host and pid, says it is alive.
+
+    A row whose heartbeat is older than the lease time is dead (`storage.workers.reap`);
+    its page and host leases are given back for the others to take.
+    """
+
+    __tablename__ = "worker"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime] = mapped_column(index=True)
+
+    def __repr__(self) -> str:
+        return f"Worker({self.name!r})"
+
+
+class HostLease(Base):
+    """One owner per outlet host at a time, fleet-wide: Scrapy's per-host delay and
+    AutoThrottle then hold across every worker with no distributed rate limiter.
+
+    A released host keeps its row with no owner and `until` at the end of the politeness
+    delay, so the next owner's first request cannot follow the last owner's too closely.
+    """
+
+    __tablename__ = "host_lease"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    until: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"HostLease({self.host!r}, {self.owner!r})"

@@ -22,6 +22,7 @@ COMMANDS = {
     "report": "crawler.cli.report:report",
     "history": "crawler.cli.history:history",
     "diff": "crawler.cli.report:diff",
+    "worker": "crawler.cli.worker:worker",
     "daemon": "crawler.cli.daemon:daemon",
     "status": "crawler.cli.daemon:status",
     "match": "crawler.cli.match:match",
@@ -39,6 +40,7 @@ SUMMARIES = {
     "report": "Report what changed in an event's sources and which watch item to update.",
     "history": "List the versions, changes and recent fetches of the page at URL.",
     "diff": "Show a coloured word diff between two versions of the page at URL.",
+    "worker": "Check due pages in batches until stopped; run any number, on any machines.",
     "daemon": "Recheck due pages, discover follow-ups and send digests, until SIGTERM or Ctrl-C.",
     "status": "Show the schedule: each source's last and next check, outlets' breakers, "
     "the daemon.",

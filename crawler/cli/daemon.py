@@ -19,6 +19,7 @@ from scheduler.breaker import phase
 from scheduler.digests import last_digest
 from storage.models import Event, Outlet
 from storage.repositories import utcnow
+from storage.workers import list_workers
 
 
 @click.command()
@@ -61,10 +62,14 @@ def daemon(
 @click.option("--event", "slug", metavar="SLUG", help="Only this event's sources.")
 @pass_context
 def status(ctx: Context, slug: str | None) -> None:
-    """Show the schedule: each source's last and next check, outlets' breakers, the daemon."""
+    """Show the schedule: each source's last and next check, outlets' breakers, the daemon.
+
+    Also every live worker and daemon: last heartbeat, pages and hosts it holds.
+    """
     now = utcnow()
     with ctx.sessions() as session:
         print_daemon(ctx.console, session, now)
+        print_workers(ctx.console, session, now)
         query = select(Event).order_by(Event.id)
         if slug:
             query = query.where(Event.slug == slug)
@@ -104,6 +109,28 @@ def print_daemon(console: Console, session: Session, now: datetime) -> None:
     else:
         line = f"daemon: {lease.owner}, lease until {lease.until:%Y-%m-%d %H:%M:%S} UTC"
         console.print(line, markup=False, emoji=False)
+
+
+def print_workers(console: Console, session: Session, now: datetime) -> None:
+    """The live workers and daemons: last heartbeat, pages and hosts they hold."""
+    rows = list_workers(session, now)
+    if not rows:
+        console.print("workers: none running")
+        return
+    table = Table(title="workers", title_justify="left")
+    for column in ("worker", "host", "pid", "started", "last heartbeat", "pages", "hosts"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            Text(row.name),
+            Text(row.host),
+            str(row.pid),
+            ago(row.started_at, now),
+            ago(row.heartbeat_at, now),
+            str(row.pages),
+            str(row.hosts),
+        )
+    console.print(table)
 
 
 def print_event(console: Console, session: Session, event: Event, now: datetime) -> None:

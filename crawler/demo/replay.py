@@ -312,6 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         host, _, rest = path.lstrip("/").partition("/")
         rest = "/" + rest
+        self._arrived = time.time()
         state, route, hit = self.replay._record_hit(host + rest)
         self._logged_as = (host, rest)
         self._answer(state, host, rest, route, hit, head)
@@ -437,6 +438,7 @@ class _Handler(BaseHTTPRequestHandler):
             "user_agent": self.headers.get("User-Agent"),
             "body": getattr(self, "post_body", None),
             "time": time.time(),
+            "arrived": getattr(self, "_arrived", None),
         }
 
 

@@ -1,0 +1,164 @@
+"""A fleet of workers against a latency-bound replay: shared by tests/test_workers.py and
+bench/scaleout.py.
+
+N article pages on M hosts (`hNNN.example`, mapped to a local replay server on 127.0.0.1
+that answers each request after `latency` seconds), seeded as due pages in a store; worker
+processes (`python -m crawler worker --once`) capped at a few concurrent requests each, so
+one worker, not politeness, is the bottleneck; and what the server saw: requests per path
+and the smallest gap between two requests to one host.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from storage.db import open_store
+from storage.repositories import ensure_page, get_or_create_outlet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Settings of every fleet worker: few requests at a time, a fixed per-host delay.
+CONCURRENCY = 4
+DELAY = 0.5
+
+PAGE = """<!DOCTYPE html><html><head><title>Story {i} on {host}</title>
+<meta property="article:published_time" content="2026-05-01T08:00:00Z"></head><body>
+<article><h1>Story {i} on {host}</h1>
+<p>The council of district {i} met on Monday to discuss the new budget for schools and roads,
+officials said after a session that lasted well into the evening.</p>
+<p>Members voted {i} to {j} on the measure, which now goes to the regional assembly for a
+final reading before the summer recess, according to the minutes.</p>
+<p>Residents who attended the meeting asked about the timetable for repairs on the main
+bridge, closed since the floods in March.</p></article></body></html>
+"""
+
+
+def host_name(index: int) -> str:
+    """The name of the index-th fleet host."""
+    return f"h{index:03d}.example"
+
+
+def page_urls(pages: int, hosts: int) -> list[str]:
+    """Real-looking URLs of the fleet's pages, spread round-robin over the hosts."""
+    return [f"https://{host_name(i % hosts)}/news/{i}" for i in range(pages)]
+
+
+def build_site(root: Path, pages: int, hosts: int, latency: float) -> None:
+    """Write the pages under `root/state1` and a route that delays every answer."""
+    state = root / "state1"
+    for i, url in enumerate(page_urls(pages, hosts)):
+        host = url.split("/")[2]
+        target = state / host / "news" / f"{i}.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(PAGE.format(i=i, j=i % 7, host=host), encoding="utf-8")
+    routes = {f"{host_name(h)}/*": {"delay": latency} for h in range(hosts)}
+    (state / "routes.yaml").write_text(yaml.safe_dump(routes), encoding="utf-8")
+
+
+def seed(db_url: str, pages: int, hosts: int) -> None:
+    """Put every fleet page under watch, due now."""
+    sessions = open_store(db_url)
+    with sessions.begin() as session:
+        outlets = {
+            host_name(h): get_or_create_outlet(session, host_name(h), host_name(h))
+            for h in range(hosts)
+        }
+        for url in page_urls(pages, hosts):
+            ensure_page(session, url, outlets[url.split("/")[2]], origin="cited")
+
+
+def worker_argv(db_url: str, *extra: str, lease_seconds: float = 60) -> list[str]:
+    """The command line of one fleet worker (`--once`)."""
+    settings = {
+        "CONCURRENT_REQUESTS": CONCURRENCY,
+        "DOWNLOAD_DELAY": DELAY,
+        "DOWNLOAD_DELAY_JITTER": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "DOWNLOAD_TIMEOUT": 10,
+        "RETRY_ENABLED": False,
+        "WATCHDESK_LEASE_SECONDS": lease_seconds,
+        "WATCHDESK_WORKER_POLL_SECONDS": 0.2,
+        "WATCHDESK_WORKER_BATCH": 20,
+    }
+    flags = [part for name, value in settings.items() for part in ("-s", f"{name}={value}")]
+    return [sys.executable, "-m", "crawler", "--db", db_url, "worker", "--once", *flags, *extra]
+
+
+def start_workers(
+    db_url: str, host_map: dict[str, str], count: int, lease_seconds: float = 60
+) -> list[subprocess.Popen[bytes]]:
+    """Start `count` worker processes against the store."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDESK_")}
+    env["WATCHDESK_HOST_MAP"] = json.dumps(host_map)
+    argv = worker_argv(db_url, lease_seconds=lease_seconds)
+    return [
+        subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(count)
+    ]
+
+
+def wait_all(processes: list[subprocess.Popen[bytes]], timeout: float) -> list[int]:
+    """Wait for every process; their exit codes (a hung one is killed and raises)."""
+    deadline = time.monotonic() + timeout
+    codes = []
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            for other in processes:
+                other.kill()
+            raise
+        codes.append(process.returncode)
+    return codes
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the replay server saw of one round."""
+
+    per_path: Counter[str]
+    """host + path -> requests (article pages only)."""
+    min_gap: float
+    """Smallest time between two checks (article requests) of one host, in seconds."""
+    min_gap_robots: float
+    """The same with robots.txt requests included. Lower at a worker's start: Scrapy spaces
+    requests from when it hands them to a connection, and a process's first connections
+    reach the server late (the robots.txt), its next ones on time."""
+    span: float
+    """Seconds from the first request to the last answer."""
+
+    @property
+    def pages_per_second(self) -> float:
+        """Article pages answered per second of the round."""
+        return sum(self.per_path.values()) / self.span if self.span else 0.0
+
+
+def seen(log: list[dict[str, Any]]) -> Seen:
+    """Read the replay log of one round."""
+    per_path: Counter[str] = Counter()
+    checks: dict[str, list[float]] = defaultdict(list)
+    every: dict[str, list[float]] = defaultdict(list)
+    for entry in log:
+        every[entry["host"]].append(entry["arrived"])
+        if entry["path"].startswith("/news/"):
+            per_path[entry["host"] + entry["path"]] += 1
+            checks[entry["host"]].append(entry["arrived"])
+    first = min(entry["arrived"] for entry in log) if log else 0.0
+    last = max(entry["time"] for entry in log) if log else 0.0
+    return Seen(per_path, _min_gap(checks), _min_gap(every), last - first)
+
+
+def _min_gap(times: dict[str, list[float]]) -> float:
+    ordered = [sorted(ts) for ts in times.values()]
+    return min((b - a for ts in ordered for a, b in itertools.pairwise(ts)), default=float("inf"))
