@@ -24,6 +24,7 @@ from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 
 from crawler.config import address_guard_from_settings
+from crawler.interrupt import until_interrupted
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -221,9 +222,19 @@ def _retry_after(value: bytes | None) -> float | None:
 
 
 class RetryDelayMiddleware:
-    """Wait the backoff delay a retried request carries, without blocking other downloads."""
+    """Wait the backoff delay a retried request carries, without blocking other downloads.
+
+    A stop signal ends the wait at once (`crawler.interrupt`): the retry is never sent.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryDelayMiddleware:
+        return cls(crawler)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         delay = request.meta.pop("watchdesk_retry_delay", 0)
         if delay:
-            await asyncio.sleep(delay)
+            await until_interrupted(self.crawler, asyncio.sleep(delay))

@@ -35,6 +35,7 @@ from twisted.python.failure import Failure
 from crawler.config import address_guard_from_settings
 from crawler.discovery import parse as discovery
 from crawler.discovery.parse import DiscoveredLink, DiscoveryError
+from crawler.interrupt import interrupted
 from crawler.items import FetchedPage
 from spiders.checking import check_request, item_from_failure, item_from_response
 from storage.db import open_store
@@ -270,7 +271,10 @@ class OutletSpider(scrapy.Spider):
     # --- broken endpoints -----------------------------------------------------------------------
 
     def endpoint_failed(self, failure: Failure) -> None:
-        """No answer at all from an endpoint (after retries): reported, the run goes on."""
+        """No answer at all from an endpoint (after retries): reported, the run goes on.
+        A request cut short by a stop signal is no broken endpoint: not reported."""
+        if interrupted(self.crawler):
+            return
         request = getattr(failure, "request", None)
         kind = request.meta.get("watchdesk_endpoint", "feed") if request is not None else "feed"
         url = request.url if request is not None else "?"
@@ -345,9 +349,10 @@ class OutletSpider(scrapy.Spider):
         """An article's answer, as the very item the watch spider makes."""
         return item_from_response(response)
 
-    def article_failed(self, failure: Failure) -> FetchedPage:
-        """An article that gave no answer after retries: a transient failure."""
-        return item_from_failure(failure)
+    def article_failed(self, failure: Failure) -> FetchedPage | None:
+        """An article that gave no answer after retries: a transient failure (nothing, after
+        a stop signal: the article is retried later, `storage.followups.retry_pages`)."""
+        return None if interrupted(self.crawler) else item_from_failure(failure)
 
     def closed(self, reason: str) -> None:
         """Store the run's endpoint errors (or their absence) on the outlet rows."""

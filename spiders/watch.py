@@ -17,6 +17,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.interrupt import interrupted
 from crawler.items import FetchedPage
 from spiders.checking import check_request, item_from_failure, item_from_response
 from storage.db import open_store
@@ -77,9 +78,10 @@ class WatchSpider(scrapy.Spider):
         """Turn any response the spider sees into a FetchedPage item."""
         return item_from_response(response)
 
-    def failed(self, failure: Failure) -> FetchedPage:
-        """A request that produced no response after retries: a transient failure."""
-        return item_from_failure(failure)
+    def failed(self, failure: Failure) -> FetchedPage | None:
+        """A request that produced no response after retries: a transient failure. After a
+        stop signal nothing is recorded: the page is given back (`closed` frees its lease)."""
+        return None if interrupted(self.crawler) else item_from_failure(failure)
 
     def closed(self, reason: str) -> None:
         """Give back the leases of pages that were never answered (a stop mid-crawl)."""
