@@ -27,6 +27,7 @@ from crawler.extract.extraction import (
 from crawler.extract.extraction import text_hash as compute_text_hash
 from crawler.fetch.outcomes import Decision, Observation, Outcome, PageMemory, PageState, decide
 from crawler.items import FetchedPage
+from scheduler.cadence import deferred
 from scheduler.state import (
     history_from_rows,
     next_check_at,
@@ -153,6 +154,7 @@ def _observe(
         truncated=bool(article and previous and looks_truncated(article, previous)),
         empty=item.status == 200 and not same and not (article and article.paragraphs),
         same_article=same,
+        retry_after=item.retry_after,
     )
 
 
@@ -317,5 +319,6 @@ def _update_page(
     if result.version is not None:
         page.last_changed_at = now
         page.canonical_url = result.version.canonical_url or page.canonical_url
-    # Last: the adaptive cadence reads the state, failures and versions set above.
-    page.next_check_at = next_check_at(page, now)
+    # Last: the adaptive cadence reads the state, failures and versions set above; a
+    # server's Retry-After beyond the retry cap defers the page past it.
+    page.next_check_at = deferred(next_check_at(page, now), now, item.retry_after)

@@ -33,7 +33,7 @@ def refuse_fetch_rows(db: str, page_id: int) -> None:
         if engine.dialect.name == "sqlite":
             connection.execute(
                 text(
-                    f"CREATE TRIGGER refuse_fetch BEFORE INSERT ON \"fetch\" "
+                    f'CREATE TRIGGER refuse_fetch BEFORE INSERT ON "fetch" '
                     f"WHEN NEW.page_id = {page_id} "
                     f"BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"
                 )
@@ -49,7 +49,7 @@ def refuse_fetch_rows(db: str, page_id: int) -> None:
             )
             connection.execute(
                 text(
-                    "CREATE TRIGGER refuse_fetch BEFORE INSERT ON \"fetch\" "
+                    'CREATE TRIGGER refuse_fetch BEFORE INSERT ON "fetch" '
                     "FOR EACH ROW EXECUTE FUNCTION refuse_fetch()"
                 )
             )

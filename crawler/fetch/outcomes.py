@@ -12,6 +12,8 @@ Reads: WATCHDESK_REMOVAL_CONFIRMATIONS (through the `confirmations` argument).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -64,6 +66,8 @@ class Observation:
     """A 200 whose extraction found no article text."""
     same_article: bool | None = None
     """The extracted article equals the latest stored version (None: not compared)."""
+    retry_after: float | None = None
+    """Seconds the server asked us to wait (`Retry-After` on a 429 or 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +110,29 @@ def failure_reason(obs: Observation) -> str | None:
     if obs.status is None:
         return "no response"
     if obs.status in TRANSIENT_STATUSES or obs.status >= 500:
+        if obs.retry_after:
+            return f"HTTP {obs.status}, deferred by Retry-After: {obs.retry_after:g} s"
         return f"HTTP {obs.status}"
     if obs.status >= 400 and obs.status not in GONE_STATUSES:
         return f"HTTP {obs.status}"
     return None
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """`Retry-After` in seconds from `now`: delta-seconds or an HTTP date (RFC 9110 10.2.3);
+    None when absent or unreadable, 0 for a date already past."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    return max((moment - now).total_seconds(), 0.0)
 
 
 def content_reason(obs: Observation) -> str | None:
