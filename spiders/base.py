@@ -15,7 +15,11 @@ addresses when the request goes out): a refusal is a logged skip. A sitemap is f
 run (an index listing itself, or two indexes listing each other, end there) and indexes nest
 at most `max_sitemap_depth` deep.
 
+An article whose first fetch failed is retried by the next run once its retry is due (its URL
+is seen, so no endpoint offers it again), for WATCHDESK_DISCOVERED_RECHECK_DAYS.
+
 `scrapy crawl <profile> [-a outlet=NAME]`. Reads: WATCHDESK_DB, DOWNLOAD_MAXSIZE,
+WATCHDESK_LEASE_MINUTES, WATCHDESK_DISCOVERED_RECHECK_DAYS,
 WATCHDESK_HOST_MAP and WATCHDESK_ALLOW_PRIVATE_HOSTS (the guard's exemptions).
 """
 
@@ -46,9 +50,10 @@ from storage.followups import (
     find_outlets,
     outlet_home,
     record_discovery_run,
+    retry_pages,
 )
 from storage.models import Outlet
-from storage.repositories import utcnow
+from storage.repositories import claim_pages, release_pages, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +133,20 @@ class OutletSpider(scrapy.Spider):
             return
         for request in self.endpoint_requests(self.run):
             yield request
+        for page_id, url in self._claim_retries(self.run):
+            self._inc("watchdesk/discovery/retried")
+            yield self._article_request(page_id, url)
+
+    def _claim_retries(self, run: _Run) -> list[tuple[int, str]]:
+        """Lease the outlet's discovered articles whose first fetch failed and are due again
+        (`storage.followups.retry_pages`); `closed` gives back what was not answered."""
+        settings = self.crawler.settings
+        days = settings.getfloat("WATCHDESK_DISCOVERED_RECHECK_DAYS", 3)
+        ttl = timedelta(minutes=settings.getint("WATCHDESK_LEASE_MINUTES", 30))
+        with self.sessions.begin() as session:
+            due = retry_pages(session, run.outlet_ids, utcnow(), days, self.max_articles, ttl)
+            claimed = set(claim_pages(session, [i for i, _ in due], self.owner, ttl))
+        return [(page_id, url) for page_id, url in due if page_id in claimed]
 
     def _load_run(self) -> _Run | None:
         with self.sessions.begin() as session:
@@ -355,10 +374,12 @@ class OutletSpider(scrapy.Spider):
         return None if interrupted(self.crawler) else item_from_failure(failure)
 
     def closed(self, reason: str) -> None:
-        """Store the run's endpoint errors (or their absence) on the outlet rows."""
+        """Store the run's endpoint errors (or their absence) on the outlet rows; give back
+        the leases of retried articles that got no answer."""
         if self.run is None:
             return
         with self.sessions.begin() as session:
+            release_pages(session, self.owner)
             record_discovery_run(
                 session, self.run.outlet_ids, self.run.errors, utcnow(), self.interval
             )

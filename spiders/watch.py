@@ -4,7 +4,7 @@
 Which pages, their validators and their leases come from the database, so any number of
 these spiders can run against one PostgreSQL store without checking a page twice.
 
-Reads: WATCHDESK_DB, WATCHDESK_LEASE_MINUTES.
+Reads: WATCHDESK_DB, WATCHDESK_LEASE_MINUTES, WATCHDESK_DISCOVERED_RECHECK_DAYS.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class WatchSpider(scrapy.Spider):
             urls=self.urls,
             outlet=self.outlet,
             due_before=utcnow() if self.due else None,
+            discovered_days=settings.getfloat("WATCHDESK_DISCOVERED_RECHECK_DAYS", 3),
         )
         with self.sessions.begin() as session:
             pages = list(session.scalars(query))
@@ -72,7 +73,10 @@ class WatchSpider(scrapy.Spider):
         return specs
 
     def _request(self, page: dict[str, Any]) -> scrapy.Request:
-        return check_request(page, self.parse, self.failed)
+        # A discovered article is scored again (FollowupPipeline) whenever a recheck finds a
+        # new version: a retried first fetch, or an edit that makes it a follow-up.
+        discovered = page["origin"] == "discovered"
+        return check_request(page, self.parse, self.failed, discovered=discovered)
 
     def parse(self, response: Response) -> FetchedPage:
         """Turn any response the spider sees into a FetchedPage item."""
@@ -91,5 +95,5 @@ class WatchSpider(scrapy.Spider):
 
 
 def _spec(page: Any) -> dict[str, Any]:
-    keys = ("id", "url", "etag", "last_modified", "body_hash")
+    keys = ("id", "url", "etag", "last_modified", "body_hash", "origin")
     return {key: getattr(page, key) for key in keys}
