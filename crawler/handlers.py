@@ -15,6 +15,9 @@ in one step), so a rebinding host can still make the crawler send one GET, but n
 its answer. Host map hosts and WATCHDESK_ALLOW_PRIVATE_HOSTS are exempt, as in the middleware,
 and so is a request sent through a proxy (the peer is the proxy; the name check still holds).
 
+A download still on the wire when the crawl is interrupted (SIGINT, SIGTERM) is cancelled
+with `crawler.interrupt.RequestInterrupted`.
+
 Reads: WATCHDESK_HOST_MAP (JSON object host -> base URL), WATCHDESK_ALLOW_PRIVATE_HOSTS.
 """
 
@@ -29,6 +32,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.config import address_guard_from_settings, host_map_from_settings
 from crawler.fetch.urls import rewrite_for_host_map
+from crawler.interrupt import until_interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +47,16 @@ class HostMapDownloadHandler(HTTP11DownloadHandler):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
+        self.crawler = crawler
         self.host_map = host_map_from_settings(crawler.settings)
         self.guard = address_guard_from_settings(crawler.settings)
         self.stats = crawler.stats
 
     async def download_request(self, request: Request) -> Response:
+        # A stop signal cancels the download on the wire (`crawler.interrupt`).
+        return await until_interrupted(self.crawler, self._download(request))
+
+    async def _download(self, request: Request) -> Response:
         target = rewrite_for_host_map(request.url, self.host_map) if self.host_map else None
         if target is None:
             response = await super().download_request(request)

@@ -27,6 +27,9 @@ class FetchedPage:
     """URL after redirects (equal to `url` when none)."""
     redirects: list[str] = field(default_factory=list)
     content_type: str = ""
+    retry_after: float | None = None
+    """Seconds the server asked us to wait (`Retry-After` on a 429 or 5xx answer); the
+    page's next check is not before then (`scheduler.cadence.deferred`)."""
     etag: str | None = None
     last_modified: str | None = None
     body: bytes | None = None

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from scrapy import Request, signals
@@ -24,6 +25,8 @@ from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 
 from crawler.config import address_guard_from_settings
+from crawler.fetch.outcomes import retry_after_seconds
+from crawler.interrupt import until_interrupted
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -167,7 +170,12 @@ class ConditionalRequestMiddleware:
 
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retries, spaced out: exponential backoff with jitter, or the server's own
-    `Retry-After` (capped), instead of hammering an outlet that just said 503 or 429.
+    `Retry-After`, instead of hammering an outlet that just said 503 or 429.
+
+    A `Retry-After` longer than WATCHDESK_RETRY_BACKOFF_MAX is not retried in this crawl at
+    all (waiting would hold a download slot, retrying sooner would ignore the server): the
+    answer goes to the spider, and the page's next check is set after the Retry-After time
+    (`storage.checks`), as a transient outcome, never a failure of the article.
 
     Reads: RETRY_* (Scrapy's), WATCHDESK_RETRY_BACKOFF_BASE, WATCHDESK_RETRY_BACKOFF_MAX.
     The delay travels in request meta to RetryDelayMiddleware, which waits before the
@@ -182,9 +190,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
+        header = response.headers.get(b"Retry-After")
+        text = header.decode("latin-1") if header else None
+        retry_after = retry_after_seconds(text, datetime.now(UTC))
+        if retry_after is not None and retry_after > self.cap:
+            return response  # deferred: the page is checked again after Retry-After
         result = super().process_response(request, response)
         if isinstance(result, Request):
-            retry_after = _retry_after(response.headers.get(b"Retry-After"))
             result.meta["watchdesk_retry_delay"] = self._delay(result, retry_after)
         return result
 
@@ -206,24 +218,27 @@ def retry_delay(
     tries: int, base: float, cap: float, retry_after: float | None, jitter: float
 ) -> float:
     """Seconds to wait before retry number `tries`: the server's Retry-After if it gave one,
-    else base·2^(tries-1) scaled by `jitter`; never more than `cap`."""
+    else base·2^(tries-1) scaled by `jitter`; never more than `cap` (a longer Retry-After is
+    not retried at all, see BackoffRetryMiddleware)."""
     if retry_after is not None:
         return min(cap, max(0.0, retry_after))
     return min(cap, base * 2 ** (tries - 1) * jitter)
 
 
-def _retry_after(value: bytes | None) -> float | None:
-    """Retry-After in seconds (the delta-seconds form; an HTTP date is ignored)."""
-    try:
-        return float(value.decode("latin-1")) if value else None
-    except ValueError:
-        return None
-
-
 class RetryDelayMiddleware:
-    """Wait the backoff delay a retried request carries, without blocking other downloads."""
+    """Wait the backoff delay a retried request carries, without blocking other downloads.
+
+    A stop signal ends the wait at once (`crawler.interrupt`): the retry is never sent.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryDelayMiddleware:
+        return cls(crawler)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         delay = request.meta.pop("watchdesk_retry_delay", 0)
         if delay:
-            await asyncio.sleep(delay)
+            await until_interrupted(self.crawler, asyncio.sleep(delay))

@@ -110,9 +110,13 @@ class RecordPipeline:
         elif self.timer is None:
             loop = asyncio.get_running_loop()
             self.timer = loop.call_later(self.BATCH_SECONDS, self._write_next)
-        keys, note = await future
         stats = self.crawler.stats
         assert stats is not None
+        try:
+            keys, note = await future
+        except RecordError:
+            stats.inc_value("watchdesk/record/failed")  # `watchdesk crawl` then exits 1
+            raise
         for key in keys:
             stats.inc_value(key)
         if note:

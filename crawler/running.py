@@ -4,27 +4,51 @@ The demo crawls three times in one process and the daemon crawls forever, so nei
 `CrawlerProcess.start()` per crawl (a reactor starts once). `run_crawls` starts the asyncio
 reactor once and awaits an async `main` that calls `runner.crawl(...)` as often as it likes
 (STACK-NOTES.md: AsyncCrawlerRunner on the asyncio reactor is the clean combination).
+
+SIGINT and SIGTERM are ours, not Scrapy's: Scrapy's handlers stop the reactor under `main`
+(which then failed with `ReactorNotRunning` when it stopped it again) and let every queued
+request run first. Here the first signal interrupts every crawl at once
+(`crawler.interrupt`), `main` winds down, and `run_crawls` raises `Interrupted` with the
+signal, so the command exits with 128 + its number (130 for Ctrl-C, 143 for SIGTERM). A
+second signal stops the reactor on the spot; leases left behind then belong to a dead local
+process, and the next crawl takes them over at once (`storage.repositories.claim_pages`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 from scrapy.crawler import AsyncCrawlerProcess, AsyncCrawlerRunner
 from scrapy.settings import Settings
 
+from crawler.interrupt import Interrupted, in_background, interrupt, refuses_crawls, stop_crawls
+
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def run_crawls(settings: Settings, main: Callable[[AsyncCrawlerRunner], Awaitable[T]]) -> T:
     """Start the reactor, run `main(runner)` to completion, stop the reactor, return its result.
 
     An exception raised by `main` is re-raised here, after the reactor has stopped.
+
+    Raises:
+        Interrupted: a SIGINT or SIGTERM came while the reactor ran.
     """
-    process = AsyncCrawlerProcess(settings)
+    process = AsyncCrawlerProcess(settings)  # installs the asyncio reactor: first
+    from twisted.internet import reactor
+
     outcome: dict[str, Any] = {}
+    received: list[int] = []
+
+    def stop_reactor() -> None:
+        if reactor.running:
+            reactor.stop()
 
     async def wrapper() -> None:
         try:
@@ -32,17 +56,35 @@ def run_crawls(settings: Settings, main: Callable[[AsyncCrawlerRunner], Awaitabl
         except BaseException as exc:  # re-raised below, outside the reactor
             outcome["error"] = exc
         finally:
-            from twisted.internet import reactor
+            reactor.callLater(0, stop_reactor)
 
-            reactor.callLater(0, reactor.stop)
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Python runs this between two bytecodes of the main thread: hand over to the loop.
+        received.append(signum)
+        if len(received) == 1:
+            reactor.callFromThread(_first_signal, process, signum)
+        else:
+            reactor.callFromThread(stop_reactor)
 
-    from twisted.internet import reactor
-
-    reactor.callWhenRunning(lambda: outcome.setdefault("task", asyncio.ensure_future(wrapper())))
-    process.start(stop_after_crawl=False)
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        reactor.callWhenRunning(
+            lambda: outcome.setdefault("task", asyncio.ensure_future(wrapper()))
+        )
+        process.start(stop_after_crawl=False, install_signal_handlers=False)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        raise Interrupted(received[0], outcome.get("value"))
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def _first_signal(runner: AsyncCrawlerRunner, signum: int) -> None:
+    logger.warning("received %s: stopping now", signal.Signals(signum).name)
+    stop_crawls(runner)
 
 
 async def crawl_once(
@@ -53,6 +95,9 @@ async def crawl_once(
 ) -> dict[str, Any]:
     """Run one crawl of `spider` to the end and return its stats.
 
+    After a stop signal no crawl starts (the stats are empty), and one still starting up
+    is interrupted as soon as its engine runs.
+
     Args:
         runner: the runner from `run_crawls`.
         spider: spider name (`watch`, or an outlet's discovery spider).
@@ -61,10 +106,18 @@ async def crawl_once(
     """
     from scrapy import signals
 
+    if refuses_crawls(runner):
+        return {}
     crawler = runner.create_crawler(spider)
     if on_item is not None:
         crawler.signals.connect(
             lambda item, **_: on_item(item), signal=signals.item_scraped, weak=False
         )
+
+    def started() -> None:
+        if refuses_crawls(runner):  # the signal came while this crawl was opening
+            in_background(interrupt(crawler))
+
+    crawler.signals.connect(started, signal=signals.engine_started, weak=False)
     await runner.crawl(crawler, **spider_args)
     return dict(crawler.stats.get_stats()) if crawler.stats else {}

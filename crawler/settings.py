@@ -137,6 +137,9 @@ WATCHDESK_BREAKER_FAILURES = 5
 WATCHDESK_BREAKER_COOLDOWN_MINUTES = 30
 # Minutes between two discovery runs of an outlet in the daemon (0: the daemon never discovers).
 WATCHDESK_DISCOVERY_MINUTES = 30
+# Days a discovered article is rechecked (a failed first fetch retried, an edit re-scored);
+# after that only the ones an event took as a follow-up (or a card cites) are.
+WATCHDESK_DISCOVERED_RECHECK_DAYS = 3
 
 # --- notifications -----------------------------------------------------------------------
 # Each event's digest time: a crontab line (weekdays by name) or 6 fields with seconds first.

@@ -163,6 +163,14 @@ def next_check(history: PageHistory, now: datetime, policy: Policy, rng: random.
     return now + jittered(next_delay(history, now, policy), policy.jitter, rng)
 
 
+def deferred(due: datetime, now: datetime, retry_after: float | None) -> datetime:
+    """`due`, or later when the server asked us not to come back before `retry_after`
+    seconds (`Retry-After`): a server's explicit wait wins over the policy, never shortens it."""
+    if not retry_after:
+        return due
+    return max(due, now + timedelta(seconds=retry_after))
+
+
 # --- baselines (for the simulation and the README's comparison) ----------------------------------
 
 

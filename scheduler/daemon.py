@@ -6,9 +6,10 @@ process dies: a restarted daemon finds due pages due and takes them in one tick 
 run is caught up once, never replayed. `AsyncIOScheduler` runs inside the reactor's asyncio
 loop (STACK-NOTES.md: the clean combination with `AsyncCrawlerRunner`).
 
-SIGTERM and SIGINT stop it cleanly: no new tick, running crawls are asked to stop (each page
-is its own transaction, so what was stored stays stored; unanswered pages' leases are given
-back by the watch spider), then the tick lease is released and the process exits with 0.
+SIGTERM and SIGINT stop it within seconds: no new tick and no new crawl, running crawls are
+interrupted (`crawler.interrupt`: queued and in-flight requests are cut, answers already in
+are recorded, unanswered pages' leases are given back by the spiders), the tick lease is
+released, and the process exits with 128 + the signal (130 for Ctrl-C, 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from scrapy.crawler import AsyncCrawlerRunner
 from scrapy.settings import BaseSettings
 from scrapy.spiderloader import SpiderLoader
 
+from crawler.interrupt import stop_crawls
 from scheduler.jobs import DaemonConfig, Worker
 from storage.db import open_store
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a stopping daemon waits for its crawls to wind down before giving up on them.
-STOP_GRACE = 30.0
+#: Seconds a stopping daemon waits for its interrupted crawls to close before giving up on
+#: them (a page they still hold is taken over at once by the next local process).
+STOP_GRACE = 4.0
 
 
 def discovery_profiles(settings: BaseSettings) -> dict[str, str]:
@@ -60,7 +63,8 @@ class Daemon:
         self.once = once
         self.worker = Worker(runner, sessions, config, discovery_profiles(settings))
         self.stopping: asyncio.Event | None = None
-        self.stopper: asyncio.Task[None] | None = None
+        self.stopper: asyncio.Future[object] | None = None
+        self.signum: int | None = None
 
     async def run(self) -> int:
         """Tick (once, or every WATCHDESK_TICK_SECONDS until a signal); return the exit code."""
@@ -80,7 +84,7 @@ class Daemon:
             await self._tick_until_stopped()
         await self._wind_down()
         logger.info("daemon %s stopped", self.worker.owner)
-        return 0
+        return 128 + self.signum if self.signum else 0
 
     async def _tick_until_stopped(self) -> None:
         assert self.stopping is not None
@@ -114,14 +118,15 @@ class Daemon:
     def request_stop(self, signum: int) -> None:
         """Signal handler: no new work from now on."""
         logger.info("received %s: stopping", signal.Signals(signum).name)
+        self.signum = self.signum or signum
         self.worker.stopped = True
         if self.stopping is not None:
             self.stopping.set()
 
     async def _wind_down(self) -> None:
-        """Stop running crawls (after a signal), let host jobs end, give the lease back."""
-        if self.worker.stopped and self.worker.inflight:
-            self.stopper = asyncio.ensure_future(self.runner.stop())
+        """Interrupt running crawls (after a signal), let host jobs end, give the lease back."""
+        if self.worker.stopped:
+            self.stopper = stop_crawls(self.runner)  # also: no host job starts another crawl
         try:
             await asyncio.wait_for(self.worker.drain(), timeout=STOP_GRACE)
         except TimeoutError:

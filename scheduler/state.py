@@ -6,7 +6,8 @@ end of its cool-down, owner = trip count). Nothing here lives in process memory,
 restarted or replacement daemon carries on where the last one stopped.
 
 Reads (from the environment, defaults in crawler/settings.py): WATCHDESK_RECHECK_MIN_MINUTES,
-WATCHDESK_RECHECK_MAX_DAYS, WATCHDESK_REMOVED_RECHECK_HOURS, WATCHDESK_CADENCE_SCALE.
+WATCHDESK_RECHECK_MAX_DAYS, WATCHDESK_REMOVED_RECHECK_HOURS, WATCHDESK_CADENCE_SCALE,
+WATCHDESK_DISCOVERED_RECHECK_DAYS.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from crawler import settings as defaults
 from scheduler.breaker import Breaker
 from scheduler.cadence import PageHistory, Policy, next_check
 from storage.models import Event, Fetch, Lease, Outlet, Page, Source, Version
+from storage.repositories import still_rechecked
 
 DAEMON_LEASE = "daemon-tick"
 BREAKER_PREFIX = "breaker:"
@@ -131,11 +133,13 @@ class DuePage:
 
 
 def due_pages(session: Session, now: datetime) -> list[DuePage]:
-    """Unleased pages whose next check has come, most overdue first."""
+    """Unleased pages whose next check has come, most overdue first (discovered articles
+    only while `still_rechecked`: WATCHDESK_DISCOVERED_RECHECK_DAYS)."""
     rows = session.execute(
         select(Page.id, Page.host, Page.url)
         .where(or_(Page.next_check_at.is_(None), Page.next_check_at <= now))
         .where(or_(Page.lease_until.is_(None), Page.lease_until < now))
+        .where(still_rechecked(now, _env_float("WATCHDESK_DISCOVERED_RECHECK_DAYS")))
         .order_by(Page.next_check_at.is_not(None), Page.next_check_at, Page.id)
     )
     return [DuePage(*row) for row in rows]

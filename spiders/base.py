@@ -15,7 +15,11 @@ addresses when the request goes out): a refusal is a logged skip. A sitemap is f
 run (an index listing itself, or two indexes listing each other, end there) and indexes nest
 at most `max_sitemap_depth` deep.
 
+An article whose first fetch failed is retried by the next run once its retry is due (its URL
+is seen, so no endpoint offers it again), for WATCHDESK_DISCOVERED_RECHECK_DAYS.
+
 `scrapy crawl <profile> [-a outlet=NAME]`. Reads: WATCHDESK_DB, DOWNLOAD_MAXSIZE,
+WATCHDESK_LEASE_MINUTES, WATCHDESK_DISCOVERED_RECHECK_DAYS,
 WATCHDESK_HOST_MAP and WATCHDESK_ALLOW_PRIVATE_HOSTS (the guard's exemptions).
 """
 
@@ -35,6 +39,7 @@ from twisted.python.failure import Failure
 from crawler.config import address_guard_from_settings
 from crawler.discovery import parse as discovery
 from crawler.discovery.parse import DiscoveredLink, DiscoveryError
+from crawler.interrupt import interrupted
 from crawler.items import FetchedPage
 from spiders.checking import check_request, item_from_failure, item_from_response
 from storage.db import open_store
@@ -45,9 +50,10 @@ from storage.followups import (
     find_outlets,
     outlet_home,
     record_discovery_run,
+    retry_pages,
 )
 from storage.models import Outlet
-from storage.repositories import utcnow
+from storage.repositories import claim_pages, release_pages, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +133,20 @@ class OutletSpider(scrapy.Spider):
             return
         for request in self.endpoint_requests(self.run):
             yield request
+        for page_id, url in self._claim_retries(self.run):
+            self._inc("watchdesk/discovery/retried")
+            yield self._article_request(page_id, url)
+
+    def _claim_retries(self, run: _Run) -> list[tuple[int, str]]:
+        """Lease the outlet's discovered articles whose first fetch failed and are due again
+        (`storage.followups.retry_pages`); `closed` gives back what was not answered."""
+        settings = self.crawler.settings
+        days = settings.getfloat("WATCHDESK_DISCOVERED_RECHECK_DAYS", 3)
+        ttl = timedelta(minutes=settings.getint("WATCHDESK_LEASE_MINUTES", 30))
+        with self.sessions.begin() as session:
+            due = retry_pages(session, run.outlet_ids, utcnow(), days, self.max_articles, ttl)
+            claimed = set(claim_pages(session, [i for i, _ in due], self.owner, ttl))
+        return [(page_id, url) for page_id, url in due if page_id in claimed]
 
     def _load_run(self) -> _Run | None:
         with self.sessions.begin() as session:
@@ -270,7 +290,10 @@ class OutletSpider(scrapy.Spider):
     # --- broken endpoints -----------------------------------------------------------------------
 
     def endpoint_failed(self, failure: Failure) -> None:
-        """No answer at all from an endpoint (after retries): reported, the run goes on."""
+        """No answer at all from an endpoint (after retries): reported, the run goes on.
+        A request cut short by a stop signal is no broken endpoint: not reported."""
+        if interrupted(self.crawler):
+            return
         request = getattr(failure, "request", None)
         kind = request.meta.get("watchdesk_endpoint", "feed") if request is not None else "feed"
         url = request.url if request is not None else "?"
@@ -345,15 +368,18 @@ class OutletSpider(scrapy.Spider):
         """An article's answer, as the very item the watch spider makes."""
         return item_from_response(response)
 
-    def article_failed(self, failure: Failure) -> FetchedPage:
-        """An article that gave no answer after retries: a transient failure."""
-        return item_from_failure(failure)
+    def article_failed(self, failure: Failure) -> FetchedPage | None:
+        """An article that gave no answer after retries: a transient failure (nothing, after
+        a stop signal: the article is retried later, `storage.followups.retry_pages`)."""
+        return None if interrupted(self.crawler) else item_from_failure(failure)
 
     def closed(self, reason: str) -> None:
-        """Store the run's endpoint errors (or their absence) on the outlet rows."""
+        """Store the run's endpoint errors (or their absence) on the outlet rows; give back
+        the leases of retried articles that got no answer."""
         if self.run is None:
             return
         with self.sessions.begin() as session:
+            release_pages(session, self.owner)
             record_discovery_run(
                 session, self.run.outlet_ids, self.run.errors, utcnow(), self.interval
             )

@@ -15,6 +15,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.fetch.outcomes import TRANSIENT_STATUSES, retry_after_seconds
 from crawler.items import FetchedPage
 from storage.repositories import utcnow
 
@@ -59,6 +60,8 @@ def item_from_response(response: Response) -> FetchedPage:
     item.content_type = _header(response, b"Content-Type") or ""
     item.etag = _header(response, b"ETag")
     item.last_modified = _header(response, b"Last-Modified")
+    if response.status in TRANSIENT_STATUSES or response.status >= 500:
+        item.retry_after = retry_after_seconds(_header(response, b"Retry-After"), utcnow())
     if response.status == 200:
         item.body = response.body
         item.body_hash = hashlib.sha256(response.body).hexdigest()

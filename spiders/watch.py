@@ -4,7 +4,7 @@
 Which pages, their validators and their leases come from the database, so any number of
 these spiders can run against one PostgreSQL store without checking a page twice.
 
-Reads: WATCHDESK_DB, WATCHDESK_LEASE_MINUTES.
+Reads: WATCHDESK_DB, WATCHDESK_LEASE_MINUTES, WATCHDESK_DISCOVERED_RECHECK_DAYS.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.interrupt import interrupted
 from crawler.items import FetchedPage
 from spiders.checking import check_request, item_from_failure, item_from_response
 from storage.db import open_store
@@ -58,6 +59,7 @@ class WatchSpider(scrapy.Spider):
             urls=self.urls,
             outlet=self.outlet,
             due_before=utcnow() if self.due else None,
+            discovered_days=settings.getfloat("WATCHDESK_DISCOVERED_RECHECK_DAYS", 3),
         )
         with self.sessions.begin() as session:
             pages = list(session.scalars(query))
@@ -71,15 +73,19 @@ class WatchSpider(scrapy.Spider):
         return specs
 
     def _request(self, page: dict[str, Any]) -> scrapy.Request:
-        return check_request(page, self.parse, self.failed)
+        # A discovered article is scored again (FollowupPipeline) whenever a recheck finds a
+        # new version: a retried first fetch, or an edit that makes it a follow-up.
+        discovered = page["origin"] == "discovered"
+        return check_request(page, self.parse, self.failed, discovered=discovered)
 
     def parse(self, response: Response) -> FetchedPage:
         """Turn any response the spider sees into a FetchedPage item."""
         return item_from_response(response)
 
-    def failed(self, failure: Failure) -> FetchedPage:
-        """A request that produced no response after retries: a transient failure."""
-        return item_from_failure(failure)
+    def failed(self, failure: Failure) -> FetchedPage | None:
+        """A request that produced no response after retries: a transient failure. After a
+        stop signal nothing is recorded: the page is given back (`closed` frees its lease)."""
+        return None if interrupted(self.crawler) else item_from_failure(failure)
 
     def closed(self, reason: str) -> None:
         """Give back the leases of pages that were never answered (a stop mid-crawl)."""
@@ -89,5 +95,5 @@ class WatchSpider(scrapy.Spider):
 
 
 def _spec(page: Any) -> dict[str, Any]:
-    keys = ("id", "url", "etag", "last_modified", "body_hash")
+    keys = ("id", "url", "etag", "last_modified", "body_hash", "origin")
     return {key: getattr(page, key) for key in keys}

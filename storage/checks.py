@@ -49,6 +49,7 @@ from crawler.fetch.outcomes import (
     full_fetch_due,
 )
 from crawler.items import FetchedPage
+from scheduler.cadence import deferred
 from scheduler.state import (
     history_from_rows,
     next_check_at,
@@ -214,6 +215,7 @@ def _observe(
         empty=item.status == 200 and not same and not (article and article.paragraphs),
         same_article=same,
         now=now,
+        retry_after=item.retry_after,
     )
 
 
@@ -438,8 +440,9 @@ def _update_page(
     if result.version is not None:
         page.last_changed_at = now
         page.canonical_url = result.version.canonical_url or page.canonical_url
-    # Last: the adaptive cadence reads the state, failures and versions set above.
-    page.next_check_at = next_check_at(page, now)
+    # Last: the adaptive cadence reads the state, failures and versions set above; a
+    # server's Retry-After beyond the retry cap defers the page past it.
+    page.next_check_at = deferred(next_check_at(page, now), now, item.retry_after)
     if page.suspect_fingerprint is not None:
         # Come back when the suspect can be confirmed (or dropped), not days later.
         wait = max(timedelta(seconds=rules.confirm_after), policy_from_env().min_interval)

@@ -24,7 +24,7 @@ from crawler.matching.result import Relevance
 from crawler.matching.syndication import group_syndicated
 from storage.linking import profile_of
 from storage.models import Event, Followup, Outlet, Page, SeenUrl, Source, Version
-from storage.repositories import ensure_page, latest_version
+from storage.repositories import ensure_page, latest_version, still_rechecked
 
 #: Error text kept on the outlet row (the log has the rest).
 MAX_ERROR_CHARS = 2000
@@ -62,16 +62,17 @@ def outlet_home(session: Session, outlet: Outlet) -> str | None:
 
 
 def events_citing(session: Session, outlet_ids: Sequence[int]) -> list[Event]:
-    """Events whose active sources cite a page of one of these outlets."""
-    query = (
-        select(Event)
-        .join(Source, Source.event_id == Event.id)
+    """Events whose active sources cite a page of one of these outlets.
+
+    DISTINCT over event ids, not event rows: PostgreSQL has no equality for `json` columns
+    (a `SELECT DISTINCT event.*` fails there, and with it all discovery on PostgreSQL).
+    """
+    citing = (
+        select(Source.event_id)
         .join(Page, Page.id == Source.page_id)
         .where(Page.outlet_id.in_(list(outlet_ids)), Source.active.is_(True))
-        .distinct()
-        .order_by(Event.id)
     )
-    return list(session.scalars(query))
+    return list(session.scalars(select(Event).where(Event.id.in_(citing)).order_by(Event.id)))
 
 
 def discovery_since(
@@ -170,6 +171,36 @@ def _insert_seen(
     statement = insert(SeenUrl).values(**values).on_conflict_do_nothing().returning(SeenUrl.id)
     # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
     return session.execute(statement).scalar() is not None
+
+
+def retry_pages(
+    session: Session,
+    outlet_ids: Sequence[int],
+    now: datetime,
+    discovered_days: float,
+    limit: int,
+    stale: timedelta,
+) -> list[tuple[int, str]]:
+    """(id, URL) of the outlets' discovered articles whose first fetch failed and whose
+    retry is due: never stored, not leased, within `discovered_days`.
+
+    Their URLs are seen, so the endpoints never offer them again: without this, an article
+    that answered 503 once would never be scored. An article never fetched at all (its run
+    was stopped) counts once it is `stale` old (a lease time: the run that found it has had
+    its chance). Most overdue first, `limit` at most.
+    """
+    tried = or_(Page.last_checked_at.is_not(None), Page.first_seen_at < now - stale)
+    query = (
+        select(Page.id, Page.url)
+        .where(Page.outlet_id.in_(list(outlet_ids)), Page.origin == "discovered")
+        .where(tried, Page.last_changed_at.is_(None))
+        .where(or_(Page.next_check_at.is_(None), Page.next_check_at <= now))
+        .where(or_(Page.lease_until.is_(None), Page.lease_until < now))
+        .where(still_rechecked(now, discovered_days))
+        .order_by(Page.next_check_at, Page.id)
+        .limit(limit)
+    )
+    return [(page_id, url) for page_id, url in session.execute(query)]
 
 
 def seen_count(session: Session, outlet_id: int) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.cards.model import Card
@@ -24,6 +24,7 @@ from storage.models import (
     Change,
     Event,
     Fetch,
+    Followup,
     Outlet,
     Page,
     Source,
@@ -164,14 +165,31 @@ def ensure_page(session: Session, url: str, outlet: Outlet | None, origin: str) 
 # --- choosing and claiming pages -------------------------------------------------------------
 
 
+def still_rechecked(now: datetime, discovered_days: float) -> ColumnElement[bool]:
+    """SQL condition: the page is still worth scheduled rechecks.
+
+    Cited pages always are. A discovered article is rechecked (a failed first fetch retried,
+    an edit re-scored) for `discovered_days` after discovery; after that only if an event
+    took it as a follow-up or a card came to cite it. Off-topic news is most of what
+    discovery fetches: rechecking it for ever would soon be most of the crawl.
+    """
+    followed = exists().where(Followup.page_id == Page.id)
+    cited = exists().where(Source.page_id == Page.id, Source.active.is_(True))
+    cutoff = now - timedelta(days=discovered_days)
+    return or_(Page.origin != "discovered", Page.first_seen_at >= cutoff, followed, cited)
+
+
 def select_pages(
     *,
     event_slug: str | None = None,
     urls: Sequence[str] = (),
     outlet: str | None = None,
     due_before: datetime | None = None,
+    discovered_days: float | None = None,
 ) -> Select[tuple[Page]]:
-    """A query for the watched pages a crawl should check (active citations only)."""
+    """A query for the watched pages a crawl should check (active citations only); with
+    `due_before`, discovered articles past their `discovered_days` are left out
+    (`still_rechecked`)."""
     query = select(Page).order_by(Page.id)
     if event_slug is not None:
         query = (
@@ -187,6 +205,8 @@ def select_pages(
         )
     if due_before is not None:
         query = query.where(or_(Page.next_check_at.is_(None), Page.next_check_at <= due_before))
+        if discovered_days is not None:
+            query = query.where(still_rechecked(due_before, discovered_days))
     return query
 
 

@@ -13,6 +13,7 @@ import importlib
 import click
 
 from crawler.cli.common import Context
+from crawler.interrupt import Interrupted
 
 #: Command name -> "module:attribute" of its click command, in the order `--help` lists them.
 COMMANDS = {
@@ -51,6 +52,14 @@ SUMMARIES = {
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the subcommand; a crawl stopped by SIGINT/SIGTERM exits with 128 + signal."""
+        try:
+            return super().invoke(ctx)
+        except Interrupted as stop:
+            click.echo(f"watchdesk: {stop}; stopped", err=True)
+            ctx.exit(stop.exit_code)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)

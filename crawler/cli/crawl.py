@@ -14,6 +14,7 @@ from scrapy.settings import Settings
 from crawler.cli.common import Context, crawl_options, pass_context
 from crawler.config import address_guard_from_settings, project_settings
 from crawler.fetch.urls import is_http_url
+from crawler.interrupt import Interrupted
 from crawler.running import crawl_once, run_crawls
 from storage.repositories import ensure_page
 
@@ -30,6 +31,7 @@ SUMMARY_ROWS = (
     ("removed", "watchdesk/outcome/removed"),
     ("restored", "watchdesk/outcome/restored"),
     ("skipped: leased by another run", "watchdesk/pages/leased_elsewhere"),
+    ("not recorded (store errors)", "watchdesk/record/failed"),
 )
 
 
@@ -63,8 +65,30 @@ def crawl(
     async def main(runner: AsyncCrawlerRunner) -> dict[str, Any]:
         return await watch_with_progress(runner, ctx.console, **args)
 
-    stats = run_crawls(settings, main)
+    try:
+        stats = run_crawls(settings, main)
+    except Interrupted as stop:
+        print_summary(ctx.console, stop.result or {}, title="crawl (interrupted)")
+        given_back = (stop.result or {}).get("watchdesk/pages/claimed", 0) - checked(stop.result)
+        ctx.err.print(
+            f"interrupted by {stop.signame}: {checked(stop.result)} check(s) recorded, "
+            f"{max(given_back, 0)} page(s) given back unchecked",
+            markup=False,
+        )
+        raise SystemExit(stop.exit_code) from None
     print_summary(ctx.console, stats, title="crawl")
+    failed = stats.get("watchdesk/record/failed", 0)
+    if failed:
+        ctx.err.print(
+            f"{failed} check(s) could not be recorded (the store refused them; see the log)",
+            markup=False,
+        )
+        raise SystemExit(1)
+
+
+def checked(stats: dict[str, Any] | None) -> int:
+    """Checks the crawl recorded (items that came through every pipeline)."""
+    return int((stats or {}).get("item_scraped_count", 0))
 
 
 def watch_urls(ctx: Context, urls: tuple[str, ...], settings: Settings) -> None:

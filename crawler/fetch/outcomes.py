@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -91,6 +92,8 @@ class Observation:
     """The extracted article equals the latest stored version (None: not compared)."""
     now: datetime | None = None
     """When the check happened (None: removal confirmations are not spaced in time)."""
+    retry_after: float | None = None
+    """Seconds the server asked us to wait (`Retry-After` on a 429 or 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -171,10 +174,29 @@ def failure_reason(obs: Observation) -> str | None:
     if obs.status is None:
         return "no response"
     if obs.status in TRANSIENT_STATUSES or obs.status >= 500:
+        if obs.retry_after:
+            return f"HTTP {obs.status}, deferred by Retry-After: {obs.retry_after:g} s"
         return f"HTTP {obs.status}"
     if obs.status >= 400 and obs.status not in GONE_STATUSES:
         return f"HTTP {obs.status}"
     return None
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """`Retry-After` in seconds from `now`: delta-seconds or an HTTP date (RFC 9110 10.2.3);
+    None when absent or unreadable, 0 for a date already past."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    return max((moment - now).total_seconds(), 0.0)
 
 
 def content_reason(obs: Observation) -> str | None:
