@@ -245,7 +245,7 @@ def record_followup(session: Session, page_id: int, now: datetime) -> list[Follo
     outcomes = []
     for event in events_citing(session, outlet_ids):
         relevance = relate(
-            profile_of(event),
+            profile_of(session, event),
             title=version.title,
             text=_text(version),
             language=version.language,

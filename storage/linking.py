@@ -14,18 +14,21 @@ from sqlalchemy.orm import Session
 
 from crawler.changes.classify import ChangeKind, Classification
 from crawler.matching.choose import Profile, build, relate_edit
-from crawler.matching.profile import ItemTerms
+from crawler.matching.profile import ItemTerms, SourceText
 from storage.models import Change, ChangeLink, Event, Source, Version, WatchItem
 
 
-def profile_of(event: Event) -> Profile:
-    """The matcher's view of an event: its card's text, entities and active watch items.
+def profile_of(session: Session, event: Event) -> Profile:
+    """The matcher's view of an event: its card's text, entities, active watch items, and
+    its cited articles as first stored (the event told in their languages, `build_profile`).
 
     Events with editor overrides get the lexical matcher, others the term-free one
     (`crawler.matching.choose`).
 
-    Built once per process for each version of the event (the key holds everything the
-    profile is made from), since building embeds the card's sentences.
+    Built once per process for each version of the event and of its sources' first
+    versions (the key holds everything the profile is made from), since building embeds
+    the card's sentences. First versions, not the latest: a profile that followed every
+    edit of a cited article would drift, and the article as cited is what the card is about.
     """
     items = tuple(
         ItemTerms(
@@ -36,9 +39,16 @@ def profile_of(event: Event) -> Profile:
         for item in event.watch_items
         if item.active
     )
+    cited = session.execute(
+        select(Version.title, Version.paragraphs)
+        .join(Source, Source.page_id == Version.page_id)
+        .where(Source.event_id == event.id, Source.active.is_(True), Version.number == 1)
+        .order_by(Source.id)
+    )
+    sources = [(title, "\n".join(paragraphs or [])) for title, paragraphs in cited]
     key = json.dumps(
         [event.title, event.lede, event.summary, event.entities, event.entity_terms,
-         event.match_overrides, [(i.id, i.text, i.terms) for i in items]],
+         event.match_overrides, [(i.id, i.text, i.terms) for i in items], sources],
         sort_keys=True, ensure_ascii=False, default=list,
     )  # fmt: skip
     return _profile(key)
@@ -47,7 +57,7 @@ def profile_of(event: Event) -> Profile:
 @lru_cache(maxsize=64)
 def _profile(key: str) -> Profile:
     """The profile for one serialised event (see `profile_of`)."""
-    title, lede, summary, entities, entity_terms, overrides, rows = json.loads(key)
+    title, lede, summary, entities, entity_terms, overrides, rows, sources = json.loads(key)
     items = [ItemTerms(id=number, text=text, terms=terms) for number, text, terms in rows]
     return build(
         title=title,
@@ -57,6 +67,7 @@ def _profile(key: str) -> Profile:
         entity_terms={k: list(v) for k, v in (entity_terms or {}).items()},
         items=items,
         overrides=overrides or None,
+        sources=[SourceText(title, text) for title, text in sources],
     )
 
 
@@ -80,7 +91,7 @@ def link_change(
     for event in citing_events(session, change.page_id):
         by_number = {item.number: item for item in event.watch_items if item.active}
         matches = relate_edit(
-            profile_of(event),
+            profile_of(session, event),
             title=version.title
             if version and ChangeKind.HEADLINE in classification.kinds
             else None,

@@ -18,7 +18,7 @@ import yaml
 
 from crawler.cards.parse import parse_card
 from crawler.matching.matcher import relate, relate_edit
-from crawler.matching.profile import ItemTerms, MatchProfile, build_profile
+from crawler.matching.profile import ItemTerms, MatchProfile, SourceText, build_profile
 from crawler.matching.text import split_sentences
 
 ROOT = Path(__file__).parent / "fixtures" / "linking"
@@ -26,16 +26,24 @@ SPLIT = yaml.safe_load((ROOT / "split.yaml").read_text("utf-8"))
 
 
 def load_event(slug: str) -> tuple[MatchProfile, list[dict[str, Any]]]:
-    """A linking event's profile (built from its card alone) and its labelled articles."""
+    """A linking event's profile and its labelled articles.
+
+    The profile is built as production builds it: from the card, and from the cited
+    articles as first stored (here the `before` side of the labelled edits, which are the
+    card's cited URLs).
+    """
     card = parse_card((ROOT / slug / "card.md").read_text("utf-8"), name=f"{slug}/card.md")
+    articles = yaml.safe_load((ROOT / slug / "articles.yaml").read_text("utf-8"))
+    cited = [a["before"] for a in articles if a["kind"] == "edit"]
     profile = build_profile(
         title=card.title,
         lede=card.lede,
         summary=card.summary,
         entities=list(card.entities),
         items=[ItemTerms(w.number, w.text) for w in card.watch_items],
+        sources=[SourceText(a["title"], a["text"]) for a in cited],
     )
-    return profile, yaml.safe_load((ROOT / slug / "articles.yaml").read_text("utf-8"))
+    return profile, articles
 
 
 def edit_parts(article: dict[str, Any]) -> tuple[str | None, list[str], list[str]]:

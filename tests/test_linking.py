@@ -19,18 +19,21 @@ from tests.linking_eval import SPLIT, score
 
 ARTIFACTS = Path(__file__).parent / ".artifacts"
 
-#: Measured on the round-2 held-out events (first and only scoring, see the README's table).
+#: Measured on the round-2 held-out events. Their first scoring (P 0.679 R 0.500, on-topic
+#: 0.824, off-topic 0.822, edits 0.583) came before the cited sources joined the profile, a
+#: change chosen on the development events alone (`bench/fit_matcher.py --cv`); these floors
+#: sit under the second scoring, after it, which is therefore not a clean held-out figure.
 FLOORS = {
-    "precision_all": 0.65,
-    "recall_all": 0.47,
-    "precision_en": 0.69,
-    "recall_en": 0.43,
-    "precision_es": 0.68,
-    "recall_es": 0.68,
-    "precision_zh": 0.54,
-    "recall_zh": 0.32,
-    "on_topic_accuracy": 0.8,
-    "off_topic_rejected": 0.8,
+    "precision_all": 0.76,
+    "recall_all": 0.53,
+    "precision_en": 0.76,
+    "recall_en": 0.51,
+    "precision_es": 0.76,
+    "recall_es": 0.69,
+    "precision_zh": 0.74,
+    "recall_zh": 0.41,
+    "on_topic_accuracy": 0.82,
+    "off_topic_rejected": 0.86,
     "edit_accuracy": 0.55,
 }
 

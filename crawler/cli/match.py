@@ -38,7 +38,7 @@ def match(ctx: Context, slug: str, articles: tuple[str, ...]) -> None:
         event = get_event(session, slug)
         if event is None:
             raise click.ClickException(f"no event {slug!r}; add its card with `event add`")
-        profile = profile_of(event)
+        profile = profile_of(session, event)
         items = {item.number: item.text for item in event.watch_items if item.active}
         for source in articles:
             title, text = _article(session, source)

@@ -16,7 +16,7 @@ from crawler.matching import matcher
 from crawler.matching.lexical import matcher as lexical
 from crawler.matching.lexical.profile import ItemTerms as LexicalItem
 from crawler.matching.lexical.profile import MatchProfile as LexicalProfile
-from crawler.matching.profile import ItemTerms, MatchProfile, build_profile
+from crawler.matching.profile import ItemTerms, MatchProfile, SourceText, build_profile
 from crawler.matching.result import ItemMatch, Relevance
 
 Profile = MatchProfile | LexicalProfile
@@ -31,8 +31,10 @@ def build(
     entity_terms: Mapping[str, Sequence[str]],
     items: Sequence[ItemTerms],
     overrides: Mapping[str, Any] | None,
+    sources: Sequence[SourceText] = (),
 ) -> Profile:
-    """The profile of the matcher this event gets (lexical with overrides, else term-free)."""
+    """The profile of the matcher this event gets (lexical with overrides, else term-free;
+    only the term-free one reads the cited sources)."""
     if overrides:
         return lexical.build_profile(
             title=title,
@@ -49,6 +51,7 @@ def build(
         entities=entities,
         entity_terms=entity_terms,
         items=items,
+        sources=sources,
     )
 
 

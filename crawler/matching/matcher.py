@@ -166,7 +166,7 @@ def topic_features(
     (`_item_scores`: how much one item stands out), and whether the article is Chinese or
     Spanish (`text.writing_language`: its similarities to the English card run lower).
     """
-    context = (sentences.vectors @ profile.context_vectors.T).max(axis=1)
+    context = (sentences.vectors @ profile.event_vectors.T).max(axis=1)
     items = (sentences.vectors @ profile.item_vectors.T).max(axis=1)
     top3 = float(np.sort(context)[::-1][:3].mean())
     at = int(np.maximum(context, items).argmax())

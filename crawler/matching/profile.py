@@ -29,13 +29,22 @@ from babel import Locale
 from crawler.matching.encoder import embed
 from crawler.matching.places import find_places
 from crawler.matching.terms import normalise_overrides
-from crawler.matching.text import fold, latin_words, split_sentences, stem_key
+from crawler.matching.text import (
+    chinese_names,
+    fold,
+    has_cjk,
+    latin_words,
+    split_sentences,
+    stem_key,
+)
 
 _SPAN_RE = re.compile(
     r"(?:[A-ZÁÉÍÓÚÑ][\w’'-]*|\d+[A-Za-z][\w-]*)"
     r"(?:\s+(?:(?:de|del|la|of|the|y)\s+)?(?:[A-ZÁÉÍÓÚÑ][\w’'-]*|\d[\w.,%-]*))*"
 )
 _WHETHER_RE = re.compile(r"^\s*whether\s+", re.IGNORECASE)
+#: Sentences of each cited article the profile reads (headline and lead).
+SOURCE_SENTENCES = 12
 _MONTHS = frozenset(fold(m) for m in Locale("en").months["format"]["wide"].values())
 #: Words that start a card sentence with a capital but name nothing.
 _ROLE_WORDS = (
@@ -132,6 +141,9 @@ class MatchProfile:
     item_texts: tuple[str, ...]
     item_vectors: np.ndarray
     context_vectors: np.ndarray
+    """The card's title, lede and summary sentences: what the event is."""
+    event_vectors: np.ndarray
+    """The context and the cited sources' sentences: the event as told in every language."""
     places: Counter[str]
     """Territory codes the card names, with how often (the event's own countries first)."""
     names: tuple[str, ...]
@@ -148,6 +160,14 @@ def strip_whether(text: str) -> str:
     return _WHETHER_RE.sub("", text).strip().rstrip(".")
 
 
+@dataclass(frozen=True)
+class SourceText:
+    """One cited article as first stored: the event's own coverage, in its own language."""
+
+    title: str | None
+    text: str
+
+
 def build_profile(
     *,
     title: str,
@@ -157,6 +177,7 @@ def build_profile(
     lede: str | None = None,
     entity_terms: Mapping[str, Sequence[str]] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    sources: Sequence[SourceText] = (),
 ) -> MatchProfile:
     """The profile of one event, from what its card says (and optional editor overrides).
 
@@ -168,6 +189,12 @@ def build_profile(
         lede: the card's one-paragraph dek, if any.
         entity_terms: aliases per entity (YAML cards, editor overrides).
         overrides: an editor overrides mapping (`terms.load_overrides`); optional.
+        sources: the cited articles' first stored versions, when the store has them. The
+            card is English; its sources are the event told in Spanish and Chinese too, so
+            their sentences join the context and their Chinese names join the anchors (the
+            Chinese forms of the card's names, which no table has). Measured leaving one
+            development event out at a time: on-topic accuracy 0.78 -> 0.83, off-topic
+            rejected 0.74 -> 0.80, (article, item) P 0.72 -> 0.73 / R 0.59 -> 0.60.
 
     Returns:
         The profile; building it embeds about 20 short texts (tens of milliseconds).
@@ -176,21 +203,50 @@ def build_profile(
     card_text = "\n".join([title, lede or "", summary, *(i.text for i in items)])
     aliases = _aliases(entity_terms or {}, spec)
     names = _names(card_text, entities, aliases)
-    context = [title, *([lede] if lede else []), *split_sentences(summary)]
+    cited = [_source_sentences(source) for source in sources]
+    names += [n for n in _chinese_source_names(cited) if n not in names]
+    card = embed([title, *([lede] if lede else []), *split_sentences(summary)])
+    told = [sentence for sentences in cited for sentence in sentences]
     statements = [strip_whether(i.text) for i in items]
     name_tokens = tuple(_name_tokens(n, card_text) for n in names)
-    context_vectors = embed(context)
     return MatchProfile(
         item_ids=tuple(i.id for i in items),
         item_texts=tuple(i.text for i in items),
-        item_vectors=_expand(embed(statements), context_vectors),
-        context_vectors=context_vectors,
+        # Items move towards the card's own sentences only: a source sentence is about the
+        # event, not about one item, and moving towards it blurs the items.
+        item_vectors=_expand(embed(statements), card),
+        context_vectors=card,
+        event_vectors=np.vstack([card, embed(told)]) if told else card,
         places=find_places(card_text),
         names=tuple(names),
         name_tokens=name_tokens,
         name_vectors=embed(names),
         item_terms=tuple(_item_terms(i, spec, names, name_tokens) for i in items),
     )
+
+
+def _source_sentences(source: SourceText) -> list[str]:
+    """A cited article's headline and first sentences (its lead says what it is about)."""
+    heads = [source.title] if source.title and source.title.strip() else []
+    return [*heads, *split_sentences(source.text)][:SOURCE_SENTENCES]
+
+
+def _chinese_source_names(cited: Sequence[Sequence[str]]) -> list[str]:
+    """Names jieba tags in the Chinese sources (places left to `places`), in order seen.
+
+    Kept unfiltered: 碳酸锂 or 盐湖 in the event's own Chinese coverage anchor its Chinese
+    follow-ups as well as 宁德时代 does (keeping only names the encoder maps to a card name
+    lost the whole gain on the development events).
+    """
+    found = [
+        name
+        for sentences in cited
+        for sentence in sentences
+        if has_cjk(sentence)
+        for name in chinese_names(sentence)
+        if len(name) >= 2 and not find_places(name)
+    ]
+    return list(dict.fromkeys(found))
 
 
 def _expand(items: np.ndarray, context: np.ndarray, weight: float = 0.5) -> np.ndarray:
