@@ -143,7 +143,7 @@ def test_a_killed_worker_loses_nothing_and_doubles_nothing(tmp_path: Path, pg_sc
                     select(func.count(Page.id)).where(Page.lease_owner.like(name))
                 )
                 done = session.scalar(select(func.count(Fetch.id)))
-            if held and done >= 20:
+            if held and done >= 5:  # the others may have started first: any progress will do
                 break
             time.sleep(0.05)
         assert held, "the victim never held pages"
