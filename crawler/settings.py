@@ -37,6 +37,10 @@ DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 20
 
+# --- extraction --------------------------------------------------------------------------
+# Worker processes that extract pages (0: one per core); none are spawned for a 304 recheck.
+WATCHDESK_EXTRACT_WORKERS = 0
+
 ROBOTSTXT_OBEY = True
 # Politeness: one request at a time per outlet host, a second apart, and AutoThrottle on top.
 CONCURRENT_REQUESTS = 32
