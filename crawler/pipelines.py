@@ -54,9 +54,9 @@ class ExtractPipeline:
     def _scheduled(self, request: Request) -> None:
         """Warm the pool as soon as a page without a stored body is on its way."""
         meta = request.meta
-        if not self.pool.started and "watchdesk_page_id" in meta:
-            if not meta.get("watchdesk_body_hash"):
-                self.pool.start()
+        first_check = "watchdesk_page_id" in meta and not meta.get("watchdesk_body_hash")
+        if first_check and not self.pool.started:
+            self.pool.start()
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         if item.status != 200 or item.body is None or item.same_body:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from copy import copy
 import logging
 import re
 from collections.abc import Iterator
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import unescape
