@@ -69,6 +69,8 @@ class ExtractPipeline:
             await self._release(item)
             raise DropItem(str(error)) from error
         item.challenge, item.article = result.challenge, result.article
+        item.fingerprint, item.text_hash = result.fingerprint, result.text_hash
+        item.stored_body = result.compressed_body
         return item
 
     async def _release(self, item: FetchedPage) -> None:

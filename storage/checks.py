@@ -141,7 +141,7 @@ def _observe(
     same = latest is not None and (
         item.same_body
         or item.body_hash == latest.body_hash
-        or (article is not None and fingerprint(article) == latest.fingerprint)
+        or (article is not None and _fingerprint(item, article) == latest.fingerprint)
     )
     return Observation(
         status=item.status,
@@ -191,16 +191,17 @@ def _apply(
     if not decision.store_version or item.article is None or item.body is None:
         return CheckResult(outcome, reason=decision.reason)
     article = item.article
-    flap = _is_flap(session, page, fingerprint(article), latest)
+    flap = _is_flap(session, page, _fingerprint(item, article), latest)
     if flap:
         return CheckResult(Outcome.UNCHANGED, flap=True, reason="same as an earlier version (flap)")
     version = add_version(
         session,
         page,
         article,
-        fingerprint=fingerprint(article),
-        text_hash=compute_text_hash(article),
+        fingerprint=_fingerprint(item, article),
+        text_hash=item.text_hash or compute_text_hash(article),
         body=item.body,
+        compressed_body=item.stored_body,
         body_hash=item.body_hash or "",
         final_url=item.final_url or item.url,
         extractor=EXTRACTOR_NAME,
@@ -218,6 +219,11 @@ def _apply(
                 session, page, latest, version, classification, diff.to_json(), now
             )
     return CheckResult(outcome, version=version, change=change, reason=decision.reason)
+
+
+def _fingerprint(item: FetchedPage, article: ArticleText) -> str:
+    """The article's fingerprint: the one its extraction worker computed, if any."""
+    return item.fingerprint or fingerprint(article)
 
 
 def _with_restored(classification: Classification | None, article: ArticleText) -> Classification:

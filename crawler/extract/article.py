@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: zlib level of the response bodies versions keep (zlib's default trade of time for size).
+BODY_COMPRESSION_LEVEL = 6
+
 #: Names of the headline variants we record separately (OUTLETS.md, lesson 2).
 HEADLINE_VARIANTS = ("h1", "og:title", "title", "jsonld")
 

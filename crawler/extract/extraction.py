@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import zlib
 from collections.abc import Iterator
 from copy import copy
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import htmldate
 import trafilatura
 from lxml.html import HtmlElement
 
-from crawler.extract.article import ArticleText
+from crawler.extract.article import BODY_COMPRESSION_LEVEL, ArticleText
 from crawler.extract.furniture import (
     drop_appended_articles,
     is_challenge_page,
@@ -37,6 +38,7 @@ from crawler.extract.furniture import (
 from crawler.extract.normalise import decode_html, fingerprint, normalise, text_hash
 
 __all__ = [
+    "BODY_COMPRESSION_LEVEL",
     "EXTRACTOR_NAME",
     "EXTRACTOR_VERSION",
     "MAX_HTML_CHARS",
@@ -138,22 +140,39 @@ def extract_article(html: str | bytes, url: str, content_type: str | None = None
 
 @dataclass(frozen=True)
 class PageExtraction:
-    """What a worker process sends back for one 200 body (picklable)."""
+    """What a worker process sends back for one 200 body (picklable).
+
+    Everything CPU-bound about a new body is done where the extraction ran, so the
+    recording thread of the crawl only writes rows.
+    """
 
     challenge: bool
     """A bot-challenge or block page: nothing was extracted."""
-    article: ArticleText | None
+    article: ArticleText | None = None
     """The extraction; None for a challenge page."""
+    fingerprint: str | None = None
+    """`fingerprint(article)`."""
+    text_hash: str | None = None
+    """`text_hash(article)`."""
+    compressed_body: bytes | None = None
+    """The body as versions store it: zlib, level `BODY_COMPRESSION_LEVEL`."""
 
 
 def extract_page(
     body: bytes, status: int | None, url: str, content_type: str | None = None
 ) -> PageExtraction:
-    """The challenge check, then the extraction, of one response: one call per page, so a
-    process pool pays one round trip for both."""
+    """The challenge check, the extraction, its hashes and the compressed body of one
+    response: one call per page, so a process pool pays one round trip for all of it."""
     if is_challenge_page(body, status):
-        return PageExtraction(challenge=True, article=None)
-    return PageExtraction(challenge=False, article=extract_article(body, url, content_type))
+        return PageExtraction(challenge=True)
+    article = extract_article(body, url, content_type)
+    return PageExtraction(
+        challenge=False,
+        article=article,
+        fingerprint=fingerprint(article),
+        text_hash=text_hash(article),
+        compressed_body=zlib.compress(body, BODY_COMPRESSION_LEVEL),
+    )
 
 
 def _parse(text: str) -> HtmlElement | None:
