@@ -18,7 +18,6 @@ from crawler.extract.pool import ExtractionFailed, ExtractionPool
 from crawler.items import FetchedPage
 from storage.checks import CheckResult, record_check, record_checks
 from storage.db import open_store
-from storage.followups import record_followup
 from storage.repositories import release_pages, utcnow
 
 if TYPE_CHECKING:
@@ -261,6 +260,9 @@ class FollowupPipeline:
         return item
 
     def _score(self, item: FetchedPage) -> list[str]:
+        # Imported here: the matcher (sentence encoder) loads only when discovery scores.
+        from storage.followups import record_followup
+
         keys = []
         with self.sessions.begin() as session:
             for outcome in record_followup(session, item.page_id, now=utcnow()):

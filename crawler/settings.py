@@ -51,6 +51,9 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+# Hand the downloader only requests whose host may send now, so requests waiting out their
+# host's delay never hold the global CONCURRENT_REQUESTS (crawler/politeness.py).
+SCHEDULER_PRIORITY_QUEUE = "crawler.politeness.HostReadyPriorityQueue"
 
 # Transient errors are retried with Scrapy's exponential backoff; what still fails is recorded
 # as a failed fetch, never as an edit or a removal.

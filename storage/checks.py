@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 from crawler.changes.classify import ChangeKind, Classification, classify, state_change
 from crawler.changes.diffing import diff_versions
 from crawler.extract.article import ArticleText
-from crawler.extract.extraction import (
-    EXTRACTOR_NAME,
-    EXTRACTOR_VERSION,
-    fingerprint,
-    looks_truncated,
-)
-from crawler.extract.extraction import text_hash as compute_text_hash
+
+# Not crawler.extract.extraction: the recording thread never extracts, and trafilatura
+# would cost the crawl's main process ~40 MiB (extraction runs in worker processes).
+from crawler.extract.furniture import looks_truncated
+from crawler.extract.identity import EXTRACTOR_NAME, EXTRACTOR_VERSION
+from crawler.extract.normalise import fingerprint
+from crawler.extract.normalise import text_hash as compute_text_hash
 from crawler.fetch.outcomes import Decision, Observation, Outcome, PageMemory, PageState, decide
 from crawler.items import FetchedPage
 from scheduler.state import (
@@ -33,7 +33,6 @@ from scheduler.state import (
     next_check_for,
     prefetch_histories,
 )
-from storage.linking import link_change
 from storage.models import Change, Fetch, Page, Version
 from storage.repositories import add_version, article_of, latest_version, recent_versions
 
@@ -270,6 +269,9 @@ def _add_change(
     )
     session.add(change)
     session.flush()
+    # Imported here: the matcher (sentence encoder, ~120 MiB) loads only for a change.
+    from storage.linking import link_change
+
     link_change(session, change, classification, after or before)
     return change
 

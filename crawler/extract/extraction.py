@@ -27,7 +27,7 @@ import htmldate
 import trafilatura
 from lxml.html import HtmlElement
 
-from crawler.extract.article import BODY_COMPRESSION_LEVEL, ArticleText
+from crawler.extract.article import BODY_COMPRESSION_LEVEL, ArticleText, PageExtraction
 from crawler.extract.furniture import (
     drop_appended_articles,
     is_challenge_page,
@@ -35,6 +35,7 @@ from crawler.extract.furniture import (
     looks_truncated,
     strip_editor_codes,
 )
+from crawler.extract.identity import EXTRACTOR_NAME, EXTRACTOR_VERSION, RULES_VERSION
 from crawler.extract.normalise import decode_html, fingerprint, normalise, text_hash
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "EXTRACTOR_NAME",
     "EXTRACTOR_VERSION",
     "MAX_HTML_CHARS",
+    "RULES_VERSION",
     "decode_html",
     "extract_article",
     "extract_page",
@@ -53,15 +55,6 @@ __all__ = [
 ]
 
 LOGGER = logging.getLogger(__name__)
-
-EXTRACTOR_NAME = "trafilatura"
-#: Bump when a watchdesk rule (decoding, furniture list, paragraph splitting, metadata order)
-#: changes; it is recorded on every version so versions made under old rules are recognisable.
-#: Nothing re-baselines on it yet (issue 10): after an upgrade that changes the text of a page,
-#: its next check is diffed against the old version. wd2: header charset first, Latin pages
-#: as windows-1252.
-RULES_VERSION = "wd2"
-EXTRACTOR_VERSION = f"{trafilatura.__version__}+{RULES_VERSION}"
 
 #: HTML beyond this many characters is cut before parsing. Real article pages are 50 KB to
 #: 2 MB (fundus' Börsen-Zeitung pages are the largest in the corpus, 2.2 MB); a bigger page is
@@ -136,26 +129,6 @@ def extract_article(html: str | bytes, url: str, content_type: str | None = None
         canonical_url=meta.canonical_url,
         accessible_for_free=meta.accessible_for_free,
     )
-
-
-@dataclass(frozen=True)
-class PageExtraction:
-    """What a worker process sends back for one 200 body (picklable).
-
-    Everything CPU-bound about a new body is done where the extraction ran, so the
-    recording thread of the crawl only writes rows.
-    """
-
-    challenge: bool
-    """A bot-challenge or block page: nothing was extracted."""
-    article: ArticleText | None = None
-    """The extraction; None for a challenge page."""
-    fingerprint: str | None = None
-    """`fingerprint(article)`."""
-    text_hash: str | None = None
-    """`text_hash(article)`."""
-    compressed_body: bytes | None = None
-    """The body as versions store it: zlib, level `BODY_COMPRESSION_LEVEL`."""
 
 
 def extract_page(

@@ -23,8 +23,10 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
 
-from crawler.extract.extraction import PageExtraction, extract_page
+if TYPE_CHECKING:
+    from crawler.extract.article import PageExtraction
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,9 +46,19 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _extract_page(
+    body: bytes, status: int | None, url: str, content_type: str | None
+) -> PageExtraction:
+    """`extract_page`, imported in the worker: the crawl's own process never loads
+    trafilatura (its results unpickle as `crawler.extract.article` types)."""
+    from crawler.extract.extraction import extract_page
+
+    return extract_page(body, status, url, content_type)
+
+
 def _warm() -> None:
     """Worker initializer: import and run the extractor once, so the first page is not slow."""
-    extract_page(b"<html><body><p>warm</p></body></html>", 200, "http://localhost/")
+    _extract_page(b"<html><body><p>warm</p></body></html>", 200, "http://localhost/", None)
 
 
 class ExtractionPool:
@@ -85,7 +97,7 @@ class ExtractionPool:
     async def extract(
         self, body: bytes, status: int | None, url: str, content_type: str | None
     ) -> PageExtraction:
-        """`extract_page` in a worker; starts the pool if needed.
+        """`_extract_page` in a worker; starts the pool if needed.
 
         Raises:
             ExtractionFailed: the page's worker died on both tries, or the pool is closed.
@@ -96,7 +108,7 @@ class ExtractionPool:
             if executor is None:
                 break
             try:
-                future = executor.submit(extract_page, body, status, url, content_type)
+                future = executor.submit(_extract_page, body, status, url, content_type)
                 return await asyncio.wrap_future(future)
             except BrokenProcessPool:
                 LOGGER.warning("an extraction worker died (page %s); replacing the pool", url)
