@@ -72,10 +72,10 @@ class HostReadyPriorityQueue(DownloaderAwarePriorityQueue):
         return 1 if delayed else max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
 
     def _ready_slot(self) -> tuple[str | None, float | None]:
-        """The ready host with the highest-priority request, else the shortest wait."""
+        """The ready host to pop from (None if none), and the shortest wait of the others."""
         downloader = self._downloader
         held = Counter(downloader.get_slot_key(r) for r in downloader.active)
-        now, best, best_priority, soonest = monotonic(), None, None, None
+        now, best, best_rank, soonest = monotonic(), None, None, None
         burst = self._first_burst
         for key, queue in self.pqueues.items():
             wait = wait_before_sending(
@@ -89,9 +89,11 @@ class HostReadyPriorityQueue(DownloaderAwarePriorityQueue):
             if wait > 0:
                 soonest = wait if soonest is None else min(soonest, wait)
                 continue
-            priority = queue.curprio if queue.curprio is not None else 0
-            if best_priority is None or priority < best_priority:  # lower curprio pops first
-                best, best_priority = key, priority
+            # Lower curprio pops first; then the host with the most requests left, so every
+            # host starts early and their delayed tails overlap instead of queueing up last.
+            rank = (queue.curprio if queue.curprio is not None else 0, -len(queue))
+            if best_rank is None or rank < best_rank:
+                best, best_rank = key, rank
         return best, soonest
 
     def pop(self) -> Request | None:
