@@ -30,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -112,10 +113,15 @@ SIDE_BY_SIDE = ROOT.parent / "shared" / "bench" / "side_by_side.py"
 _ROW = re.compile(r"^(first|unchanged|edited)\s+" + r"\s+".join([r"([\d.]+|nan)"] * 6) + r"\s*$")
 
 
-def side_by_side(pages: int, repeat: int) -> None:
+#: Outside the repository: the ceiling spiders run `scrapy runspider` in it, and under this
+#: checkout Scrapy would find our scrapy.cfg and crawl with watchdesk's settings.
+SIDE_BY_SIDE_WORK = Path(tempfile.gettempdir()) / "watchdesk-side-by-side"
+
+
+def side_by_side(pages: int, repeat: int, work: Path) -> None:
     """Run the shared harness with this virtualenv; print its table with the ratios."""
     argv = [sys.executable, str(SIDE_BY_SIDE), "--watchdesk-venv", sys.prefix]
-    argv += ["--n", str(pages), "--reps", str(repeat), "--work", str(WORK / "side-by-side")]
+    argv += ["--n", str(pages), "--reps", str(repeat), "--work", str(work)]
     process = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
     lines = process.stdout.splitlines()
     if process.returncode != 0:
@@ -140,9 +146,10 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--side-by-side", action="store_true", help="run ../shared/bench's harness")
+    parser.add_argument("--work", type=Path, default=SIDE_BY_SIDE_WORK, help="its work folder")
     args = parser.parse_args()
     if args.side_by_side:
-        side_by_side(args.pages, args.repeat)
+        side_by_side(args.pages, args.repeat, args.work)
         return
     WORK.mkdir(parents=True, exist_ok=True)
     urls = build_sites(corpus_pages(args.pages), args.hosts)
