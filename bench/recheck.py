@@ -10,6 +10,13 @@ For each: pages/s, ratio to the ceiling, peak RSS; then the database size.
     python bench/recheck.py [--pages 1000] [--hosts 20] [--repeat 5]
 
 Each pass is a whole process, start-up included, for the ceiling as for watchdesk.
+
+    python bench/recheck.py --side-by-side [--pages 1000] [--repeat 1]
+
+runs the shared side-by-side harness instead (`../shared/bench/side_by_side.py`: the same
+1000 scrapinghub pages under 50 hosts for watchdesk, urlwatch 2.29, a fetch-only Scrapy spider
+and a Scrapy spider extracting in a process pool, every pass of every tool in one run) with
+this virtualenv, and prints its figures as a table with the ratios of that one run.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -99,12 +107,50 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return time.perf_counter() - started, usage.ru_maxrss, out
 
 
+SIDE_BY_SIDE = ROOT.parent / "shared" / "bench" / "side_by_side.py"
+#: One row of the harness's summary: pass, then pages/s of watchdesk, urlwatch, fetch-only
+#: Scrapy, Scrapy + trafilatura, then watchdesk / urlwatch and watchdesk / its ceiling.
+_ROW = re.compile(r"^(first|unchanged|edited)\s+" + r"\s+".join([r"([\d.]+|nan)"] * 6) + r"\s*$")
+
+
+#: Outside the repository: the ceiling spiders run `scrapy runspider` in it, and under this
+#: checkout Scrapy would find our scrapy.cfg and crawl with watchdesk's settings.
+SIDE_BY_SIDE_WORK = Path(tempfile.gettempdir()) / "watchdesk-side-by-side"
+
+
+def side_by_side(pages: int, repeat: int, work: Path) -> None:
+    """Run the shared harness with this virtualenv; print its table with the ratios."""
+    argv = [sys.executable, str(SIDE_BY_SIDE), "--watchdesk-venv", sys.prefix]
+    argv += ["--n", str(pages), "--reps", str(repeat), "--work", str(work)]
+    process = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    lines = process.stdout.splitlines()
+    if process.returncode != 0:
+        raise SystemExit(
+            f"side_by_side.py failed:\n{process.stdout[-2000:]}{process.stderr[-2000:]}"
+        )
+    print("\n".join(line for line in lines if line.startswith("rep")))
+    print("\n| pass | watchdesk | urlwatch | fetch-only Scrapy | Scrapy + trafilatura pool "
+          "| × urlwatch | × ceiling |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for line in lines:
+        row = _ROW.match(line)
+        if row:
+            print("| " + " | ".join(row.groups()) + " |")
+    ceilings = "ceiling: the extract ceiling for first/edited, fetch-only for unchanged"
+    print(f"\n{ceilings}; " + next((line for line in lines if line.startswith("PERF")), ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--side-by-side", action="store_true", help="run ../shared/bench's harness")
+    parser.add_argument("--work", type=Path, default=SIDE_BY_SIDE_WORK, help="its work folder")
     args = parser.parse_args()
+    if args.side_by_side:
+        side_by_side(args.pages, args.repeat, args.work)
+        return
     WORK.mkdir(parents=True, exist_ok=True)
     urls = build_sites(corpus_pages(args.pages), args.hosts)
     (WORK / "urls.txt").write_text("\n".join(urls))

@@ -42,6 +42,12 @@ class FetchedPage:
     """Set by ExtractPipeline for a new body."""
     challenge: bool = False
     """Set by ExtractPipeline when the body is a bot-protection page."""
+    fingerprint: str | None = None
+    """`fingerprint(article)`, computed with the extraction (in its worker process)."""
+    text_hash: str | None = None
+    """`text_hash(article)`, likewise."""
+    stored_body: bytes | None = None
+    """`body` compressed as versions store it, likewise."""
     discovered: bool = False
     """The page is a new article found by discovery: FollowupPipeline scores it."""
     lease: tuple[str, int] | None = None

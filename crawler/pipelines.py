@@ -1,7 +1,7 @@
-"""Item pipelines: extraction off the event loop, then one transaction per checked page.
+"""Item pipelines: extraction in worker processes, then batched transactions of checks.
 
 Reads: WATCHDESK_DB, WATCHDESK_REMOVAL_CONFIRMATIONS, WATCHDESK_CONFIRM_AFTER,
-WATCHDESK_UNCONDITIONAL_AFTER.
+WATCHDESK_UNCONDITIONAL_AFTER, WATCHDESK_EXTRACT_WORKERS.
 """
 
 from __future__ import annotations
@@ -12,55 +12,89 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Self
 from weakref import WeakKeyDictionary
 
-from crawler.extract.extraction import extract_article, is_challenge_page
+from scrapy import signals
+from scrapy.exceptions import DropItem
+
+from crawler.extract.pool import ExtractionFailed, ExtractionPool
 from crawler.items import FetchedPage
 from storage.checks import CheckResult, CheckRules
 from storage.db import open_store
-from storage.followups import record_followup
 from storage.leases import record_leased_checks
-from storage.repositories import utcnow
+from storage.repositories import release_pages, utcnow
 
 if TYPE_CHECKING:
+    from scrapy import Request
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
 
 class ExtractPipeline:
-    """Turn a new 200 body into an ArticleText, in a worker thread.
+    """Turn a new 200 body into an ArticleText, in a worker process.
 
     Skipped when the bytes equal the stored ones (no extraction for an unchanged page) and
-    for non-200 or non-HTML answers. Extraction is CPU-bound; a thread keeps the reactor free
-    to go on fetching while lxml (which releases the GIL while parsing) works.
+    for non-200 or non-HTML answers. Extraction is CPU-bound and holds the GIL, so it runs
+    in `ExtractionPool` (one process per core), never on the reactor. The pool is spawned
+    when the crawl schedules a page that has no stored body yet (a first check surely
+    extracts: the workers warm while the first responses arrive), or at the first body that
+    needs it: an all-304 recheck never spawns one. A page whose worker died twice is
+    dropped and its lease given back, so the next run checks it again.
 
-    Exactly one thread: trafilatura parses with a module-level lxml parser
-    (`trafilatura.utils.HTML_PARSER`), and lxml parsers must not be shared between threads
-    — two extraction threads crashed a crawl once with "double free or corruption". More
-    cores for extraction would mean a process pool.
+    Reads: WATCHDESK_EXTRACT_WORKERS.
     """
 
-    def __init__(self) -> None:
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.pool = ExtractionPool(crawler.settings.getint("WATCHDESK_EXTRACT_WORKERS", 0))
+        crawler.signals.connect(self._scheduled, signal=signals.request_scheduled)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def _scheduled(self, request: Request) -> None:
+        """Warm the pool as soon as a page without a stored body is on its way."""
+        meta = request.meta
+        first_check = "watchdesk_page_id" in meta and not meta.get("watchdesk_body_hash")
+        if first_check and not self.pool.started:
+            self.pool.start()
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         if item.status != 200 or item.body is None or item.same_body:
             return item
-        loop = asyncio.get_running_loop()
-        item.challenge = await loop.run_in_executor(
-            self.executor, is_challenge_page, item.body, item.status
-        )
-        if not item.challenge:
-            item.article = await loop.run_in_executor(
-                self.executor,
-                extract_article,
-                item.body,
-                item.final_url or item.url,
-                item.content_type,  # its charset decodes the body
-            )
+        url = item.final_url or item.url
+        try:
+            # The content type's charset decodes the body.
+            result = await self.pool.extract(item.body, item.status, url, item.content_type)
+        except ExtractionFailed as error:
+            await self._release(item)
+            raise DropItem(str(error)) from error
+        item.challenge, item.article = result.challenge, result.article
+        item.fingerprint, item.text_hash = result.fingerprint, result.text_hash
+        item.stored_body = result.compressed_body
         return item
 
+    async def _release(self, item: FetchedPage) -> None:
+        """Give back the lease of a page that could not be extracted (checked next run)."""
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("watchdesk/extract/failed")
+        owner = getattr(self.crawler.spider, "owner", None)
+        if owner is None:
+            return
+        sessions = open_store(self.crawler.settings.get("WATCHDESK_DB") or None)
+
+        def release() -> None:
+            with sessions.begin() as session:
+                release_pages(session, owner, [item.page_id])
+
+        await asyncio.get_running_loop().run_in_executor(store_writer(self.crawler), release)
+
     def close_spider(self) -> None:
-        self.executor.shutdown(wait=True)
+        stats = self.crawler.stats
+        if stats is not None and self.pool.replacements:
+            stats.set_value("watchdesk/extract/pool_replaced", self.pool.replacements)
+        self.pool.close()
 
 
 #: Stats keys to count and a note worth logging, for one recorded check.
@@ -234,6 +268,9 @@ class FollowupPipeline:
         return item
 
     def _score(self, item: FetchedPage) -> list[str]:
+        # Imported here: the matcher (sentence encoder) loads only when discovery scores.
+        from storage.followups import record_followup
+
         keys = []
         with self.sessions.begin() as session:
             for outcome in record_followup(session, item.page_id, now=utcnow()):

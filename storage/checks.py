@@ -32,13 +32,13 @@ from crawler.changes.baseline import (
 from crawler.changes.classify import ChangeKind, Classification, classify, state_change
 from crawler.changes.diffing import diff_versions
 from crawler.extract.article import ArticleText
-from crawler.extract.extraction import (
-    EXTRACTOR_NAME,
-    EXTRACTOR_VERSION,
-    fingerprint,
-    looks_truncated,
-)
-from crawler.extract.extraction import text_hash as compute_text_hash
+
+# Not crawler.extract.extraction: the recording thread never extracts, and trafilatura
+# would cost the crawl's main process ~40 MiB (extraction runs in worker processes).
+from crawler.extract.furniture import looks_truncated
+from crawler.extract.identity import EXTRACTOR_NAME, EXTRACTOR_VERSION
+from crawler.extract.normalise import fingerprint
+from crawler.extract.normalise import text_hash as compute_text_hash
 from crawler.fetch.outcomes import (
     Decision,
     Observation,
@@ -57,7 +57,6 @@ from scheduler.state import (
     policy_from_env,
     prefetch_histories,
 )
-from storage.linking import link_change
 from storage.models import Change, Fetch, Page, Version
 from storage.repositories import (
     add_version,
@@ -201,7 +200,7 @@ def _observe(
     same = latest is not None and (
         item.same_body
         or item.body_hash == latest.body_hash
-        or (article is not None and fingerprint(article) == latest.fingerprint)
+        or (article is not None and _fingerprint(item, article) == latest.fingerprint)
         or (article is not None and previous is not None and decoding_only(previous, article))
     )
     return Observation(
@@ -256,7 +255,7 @@ def _apply(
     if not decision.store_version or item.article is None or item.body is None:
         return CheckResult(outcome, reason=decision.reason)
     article = item.article
-    new_fingerprint = fingerprint(article)
+    new_fingerprint = _fingerprint(item, article)
     earlier = earlier_version(session, page.id, new_fingerprint, latest.number) if latest else None
     if earlier is None:
         reason = suspect_reason(article, previous, cut_short=_cut_short(item, latest))
@@ -268,8 +267,9 @@ def _apply(
         page,
         article,
         fingerprint=new_fingerprint,
-        text_hash=compute_text_hash(article),
+        text_hash=item.text_hash or compute_text_hash(article),
         body=item.body,
+        compressed_body=item.stored_body,
         body_hash=item.body_hash or "",
         final_url=item.final_url or item.url,
         extractor=EXTRACTOR_NAME,
@@ -333,6 +333,11 @@ def _rebaselined(old_extractor: str) -> Classification:
     return Classification(kinds=(ChangeKind.REBASELINED,), significant=False, summary=summary)
 
 
+def _fingerprint(item: FetchedPage, article: ArticleText) -> str:
+    """The article's fingerprint: the one its extraction worker computed, if any."""
+    return item.fingerprint or fingerprint(article)
+
+
 def _with_restored(classification: Classification | None, article: ArticleText) -> Classification:
     restored = state_change(ChangeKind.RESTORED, article.title)
     if classification is None:
@@ -369,6 +374,9 @@ def _add_change(
     )
     session.add(change)
     session.flush()
+    # Imported here: the matcher (sentence encoder, ~120 MiB) loads only for a change.
+    from storage.linking import link_change
+
     link_change(session, change, classification, after or before)
     return change
 

@@ -19,10 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.fetch.urls import url_key
-from crawler.matching.choose import relate
 from crawler.matching.result import Relevance
-from crawler.matching.syndication import group_syndicated
-from storage.linking import profile_of
 from storage.models import Event, Followup, Outlet, Page, SeenUrl, Source, Version
 from storage.repositories import ensure_page, latest_version, still_rechecked
 
@@ -237,6 +234,11 @@ def record_followup(session: Session, page_id: int, now: datetime) -> list[Follo
     Returns:
         One outcome per citing event (empty when the page has no version or no outlet).
     """
+    # Imported here: the matcher (jieba, the sentence encoder) loads only when a discovered
+    # page is scored, not in every process that imports the spiders (the spider loader does).
+    from crawler.matching.choose import relate
+    from storage.linking import profile_of
+
     page = session.get_one(Page, page_id)
     version = latest_version(session, page_id)
     if version is None or page.outlet_id is None:
@@ -312,6 +314,8 @@ def regroup(session: Session, event: Event) -> None:
     versions = {url: (followup, version) for followup, url, version in rows}
     articles = [(url, v.title or "", _text(v), v.published) for url, (_, v) in versions.items()]
     used: set[str] = set()
+    from crawler.matching.syndication import group_syndicated  # jieba: see record_followup
+
     for group in group_syndicated(articles):
         members = sorted(((versions[url][0], url) for url in group), key=lambda m: m[0].id)
         oldest, oldest_url = members[0]

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.cards.model import Card
-from crawler.extract.article import ArticleText
+from crawler.extract.article import BODY_COMPRESSION_LEVEL, ArticleText
 from crawler.fetch.urls import host_of, normalize_url, url_key
 from storage.models import (
     Change,
@@ -335,8 +335,13 @@ def add_version(
     extractor: str,
     extractor_version: str,
     seen_at: datetime,
+    compressed_body: bytes | None = None,
 ) -> Version:
-    """Insert the next version of `page` (versions are never updated)."""
+    """Insert the next version of `page` (versions are never updated).
+
+    `compressed_body`: `body` already compressed (by the extraction worker), else it is
+    compressed here.
+    """
     previous = latest_version(session, page.id)
     version = Version(
         page_id=page.id,
@@ -357,7 +362,7 @@ def add_version(
         paragraphs=list(article.paragraphs),
         extractor=extractor,
         extractor_version=extractor_version,
-        raw_html=zlib.compress(body, 6),
+        raw_html=compressed_body or zlib.compress(body, BODY_COMPRESSION_LEVEL),
     )
     session.add(version)
     session.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from datetime import datetime, timedelta
 
 import click
@@ -11,13 +12,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crawler.cli.common import Context, crawl_options, pass_context
 from scheduler import state
 from scheduler.breaker import phase
 from scheduler.digests import last_digest
-from storage.models import Event, Outlet
+from storage.models import Event, Outlet, Source
 from storage.repositories import utcnow
 from storage.workers import list_workers
 
@@ -58,10 +59,16 @@ def daemon(
         raise SystemExit(code)
 
 
+#: Sources listed per event unless `--all`: a table of a thousand rows takes rich a second
+#: to lay out and no one reads it; the rest are summed up by state under the table.
+STATUS_ROWS = 30
+
+
 @click.command()
 @click.option("--event", "slug", metavar="SLUG", help="Only this event's sources.")
+@click.option("--all", "show_all", is_flag=True, help="List every source, not the first 30.")
 @pass_context
-def status(ctx: Context, slug: str | None) -> None:
+def status(ctx: Context, slug: str | None, show_all: bool) -> None:
     """Show the schedule: each source's last and next check, outlets' breakers, the daemon.
 
     Also every live worker and daemon: last heartbeat, pages and hosts it holds.
@@ -70,14 +77,16 @@ def status(ctx: Context, slug: str | None) -> None:
     with ctx.sessions() as session:
         print_daemon(ctx.console, session, now)
         print_workers(ctx.console, session, now)
+        # Sources and their pages in two more queries, not one per source.
         query = select(Event).order_by(Event.id)
+        query = query.options(selectinload(Event.sources).selectinload(Source.page))
         if slug:
             query = query.where(Event.slug == slug)
         events = list(session.scalars(query))
         if slug and not events:
             raise click.ClickException(f"no event {slug!r}; see `watchdesk event list`")
         for event in events:
-            print_event(ctx.console, session, event, now)
+            print_event(ctx.console, session, event, now, None if show_all else STATUS_ROWS)
         print_outlets(ctx.console, session, now)
 
 
@@ -133,16 +142,20 @@ def print_workers(console: Console, session: Session, now: datetime) -> None:
     console.print(table)
 
 
-def print_event(console: Console, session: Session, event: Event, now: datetime) -> None:
-    """One event's sources with their schedule and state."""
+def print_event(
+    console: Console, session: Session, event: Event, now: datetime, rows: int | None = None
+) -> None:
+    """One event's sources with their schedule and state (the first `rows` of them, pages
+    that are not "ok" first, then the soonest due; None lists all)."""
     digest = last_digest(session, event.slug)
     title = Text(f"{event.slug} (last digest: {ago(digest, now)})")
     table = Table(title=title, title_justify="left")
     for column in ("outlet", "url", "state", "last check", "next check", "failures"):
         table.add_column(column, overflow="fold")
-    for source in event.sources:
-        if not source.active:
-            continue
+    sources = [source for source in event.sources if source.active]
+    if rows is not None and len(sources) > rows:
+        sources.sort(key=lambda s: (s.page.state == "ok", s.page.next_check_at or now))
+    for source in sources[:rows]:
         page = source.page
         table.add_row(  # card and page text as Text: never read as console markup
             Text(source.outlet_name),
@@ -155,6 +168,11 @@ def print_event(console: Console, session: Session, event: Event, now: datetime)
             str(page.consecutive_failures),
         )
     console.print(table)
+    hidden = sources[rows:] if rows is not None else []
+    if hidden:
+        counts = Counter(source.page.state for source in hidden)
+        summary = ", ".join(f"{state} {count}" for state, count in sorted(counts.items()))
+        console.print(f"… and {len(hidden)} more sources ({summary}); --all lists them")
 
 
 def print_outlets(console: Console, session: Session, now: datetime) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: zlib level of the response bodies versions keep (zlib's default trade of time for size).
+BODY_COMPRESSION_LEVEL = 6
+
 #: Names of the headline variants we record separately (OUTLETS.md, lesson 2).
 HEADLINE_VARIANTS = ("h1", "og:title", "title", "jsonld")
 
@@ -46,3 +49,23 @@ class ArticleText:
     def text(self) -> str:
         """Paragraphs joined by blank lines: the body as one string."""
         return "\n\n".join(self.paragraphs)
+
+
+@dataclass(frozen=True)
+class PageExtraction:
+    """What a worker process sends back for one 200 body (picklable).
+
+    Everything CPU-bound about a new body is done where the extraction ran, so the
+    recording thread of the crawl only writes rows.
+    """
+
+    challenge: bool
+    """A bot-challenge or block page: nothing was extracted."""
+    article: ArticleText | None = None
+    """The extraction; None for a challenge page."""
+    fingerprint: str | None = None
+    """`fingerprint(article)`."""
+    text_hash: str | None = None
+    """`text_hash(article)`."""
+    compressed_body: bytes | None = None
+    """The body as versions store it: zlib, level `BODY_COMPRESSION_LEVEL`."""

@@ -14,7 +14,9 @@ import contextlib
 import json
 import logging
 import re
+import zlib
 from collections.abc import Iterator
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import unescape
@@ -25,7 +27,7 @@ import htmldate
 import trafilatura
 from lxml.html import HtmlElement
 
-from crawler.extract.article import ArticleText
+from crawler.extract.article import BODY_COMPRESSION_LEVEL, ArticleText, PageExtraction
 from crawler.extract.furniture import (
     drop_appended_articles,
     is_challenge_page,
@@ -33,14 +35,18 @@ from crawler.extract.furniture import (
     looks_truncated,
     strip_editor_codes,
 )
+from crawler.extract.identity import EXTRACTOR_NAME, EXTRACTOR_VERSION, RULES_VERSION
 from crawler.extract.normalise import decode_html, fingerprint, normalise, text_hash
 
 __all__ = [
+    "BODY_COMPRESSION_LEVEL",
     "EXTRACTOR_NAME",
     "EXTRACTOR_VERSION",
     "MAX_HTML_CHARS",
+    "RULES_VERSION",
     "decode_html",
     "extract_article",
+    "extract_page",
     "fingerprint",
     "is_challenge_page",
     "looks_truncated",
@@ -49,15 +55,6 @@ __all__ = [
 ]
 
 LOGGER = logging.getLogger(__name__)
-
-EXTRACTOR_NAME = "trafilatura"
-#: Bump when a watchdesk rule (decoding, furniture list, paragraph splitting, metadata order)
-#: changes; it is recorded on every version so versions made under old rules are recognisable.
-#: When a page's text changes under a new EXTRACTOR_VERSION, the store records the new text
-#: as a quiet `rebaselined` version instead of an edit (`storage.checks`). wd2: header
-#: charset first, Latin pages as windows-1252.
-RULES_VERSION = "wd2"
-EXTRACTOR_VERSION = f"{trafilatura.__version__}+{RULES_VERSION}"
 
 #: HTML beyond this many characters is cut before parsing. Real article pages are 50 KB to
 #: 2 MB (fundus' Börsen-Zeitung pages are the largest in the corpus, 2.2 MB); a bigger page is
@@ -113,20 +110,41 @@ def extract_article(html: str | bytes, url: str, content_type: str | None = None
         return ArticleText(title=None, paragraphs=())
     meta = _read_page_meta(tree, url)
     drop_appended_articles(tree, {url, meta.canonical_url or url})
-    document = _run_trafilatura(tree, url, with_metadata=True)
-    title = _pick_title(meta.headlines, document)
+    document = _run_trafilatura(tree, url)
     paragraphs = _best_body(tree, url, document, meta.headlines.values())
+    # trafilatura's metadata only fills what the page's own markup left empty (a byline
+    # without JSON-LD, a title without any headline): ~5 ms a page, skipped when not needed,
+    # and not read when trafilatura found no body (as when both came from one run).
+    needed = document is not None and not (meta.byline and meta.headlines)
+    fallback = _trafilatura_metadata(tree, url) if needed else None
     return ArticleText(
-        title=title,
+        title=_pick_title(meta.headlines, fallback),
         paragraphs=paragraphs,
         headlines=meta.headlines,
-        byline=meta.byline or _document_field(document, "author"),
+        byline=meta.byline or _document_field(fallback, "author"),
         published=meta.published,
         published_guessed=meta.published_guessed,
         modified=meta.modified,
-        language=meta.language or _language_code(_document_field(document, "language")),
+        language=meta.language,
         canonical_url=meta.canonical_url,
         accessible_for_free=meta.accessible_for_free,
+    )
+
+
+def extract_page(
+    body: bytes, status: int | None, url: str, content_type: str | None = None
+) -> PageExtraction:
+    """The challenge check, the extraction, its hashes and the compressed body of one
+    response: one call per page, so a process pool pays one round trip for all of it."""
+    if is_challenge_page(body, status):
+        return PageExtraction(challenge=True)
+    article = extract_article(body, url, content_type)
+    return PageExtraction(
+        challenge=False,
+        article=article,
+        fingerprint=fingerprint(article),
+        text_hash=text_hash(article),
+        compressed_body=zlib.compress(body, BODY_COMPRESSION_LEVEL),
     )
 
 
@@ -142,9 +160,10 @@ def _parse(text: str) -> HtmlElement | None:
 
 
 def _run_trafilatura(
-    tree: HtmlElement, url: str, *, with_metadata: bool = False, favor_recall: bool = False
+    tree: HtmlElement, url: str, *, favor_recall: bool = False
 ) -> trafilatura.settings.Document | None:
-    """Trafilatura on a copy of our tree; comments excluded (they change without an edit)."""
+    """Trafilatura's body on a copy of our tree; comments excluded (they change without an
+    edit). No metadata: it does not change the body (`_trafilatura_metadata` when needed)."""
     try:
         return trafilatura.bare_extraction(
             tree,
@@ -152,14 +171,26 @@ def _run_trafilatura(
             deduplicate=False,  # True uses a process-wide cache: repeat runs differ (STACK-NOTES)
             include_comments=False,
             favor_recall=favor_recall,
-            with_metadata=with_metadata,
-            # Its date is discarded (URL-first); make it cheap.
-            date_extraction_params={"extensive_search": False, "original_date": True},
+            with_metadata=False,
         )
     # trafilatura has raised assorted errors on malformed pages; such a page has no body,
     # which the caller records like any other empty extraction.
     except Exception:
         LOGGER.warning("trafilatura failed on %s", url, exc_info=True)
+        return None
+
+
+def _trafilatura_metadata(tree: HtmlElement, url: str) -> trafilatura.settings.Document | None:
+    """trafilatura's metadata (title, author) of a copy of our tree; None if it fails."""
+    try:
+        return trafilatura.extract_metadata(
+            copy(tree),
+            default_url=url,
+            # Its date is discarded (JSON-LD and meta tags first); make it cheap.
+            date_config={"extensive_search": False, "original_date": True},
+        )
+    except Exception:  # same assorted errors as the body extraction
+        LOGGER.warning("trafilatura metadata failed on %s", url, exc_info=True)
         return None
 
 
