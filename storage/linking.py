@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from crawler.changes.classify import ChangeKind, Classification
 from crawler.matching.choose import Profile, build, relate_edit
-from crawler.matching.profile import ItemTerms, SourceText
+from crawler.matching.profile import MAX_SOURCES, ItemTerms, SourceText
 from storage.models import Change, ChangeLink, Event, Source, Version, WatchItem
 
 
@@ -44,6 +44,7 @@ def profile_of(session: Session, event: Event) -> Profile:
         .join(Source, Source.page_id == Version.page_id)
         .where(Source.event_id == event.id, Source.active.is_(True), Version.number == 1)
         .order_by(Source.id)
+        .limit(MAX_SOURCES)
     )
     sources = [(title, "\n".join(paragraphs or [])) for title, paragraphs in cited]
     key = json.dumps(
