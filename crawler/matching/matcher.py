@@ -63,6 +63,10 @@ TERM_BONUS = 0.08
 NAME_SIMILARITY = 0.6
 LEAD = 2
 MAX_SENTENCES = 60
+#: Changed sentences an edit is scored on (headline first, then added, then removed): the
+#: encoder's cost is per sentence (about 2 ms each here), a rewrite changes a hundred, and
+#: the first two dozen say what the rewrite is about.
+MAX_EDIT_SENTENCES = 24
 EVIDENCE_CHARS = 240
 
 
@@ -134,7 +138,7 @@ def relate_edit(
         parts.insert(0, ("+ ", title.strip()))
     if not parts:
         return ()
-    parts = parts[:MAX_SENTENCES]
+    parts = parts[:MAX_EDIT_SENTENCES]
     sentences = _encode([s for _, s in parts], tuple(p for p, _ in parts))
     context = float((sentences.vectors @ profile.context_vectors.T).max())
     return _link(WEIGHTS["edit"], _item_scores(profile, sentences), context)
