@@ -59,6 +59,11 @@ from storage.repositories import release_pages, utcnow
 logger = logging.getLogger(__name__)
 
 
+#: How long after its end a digest period is read: longer than a check's record
+#: transaction, which stamps a change before it commits it.
+DIGEST_SETTLE = timedelta(seconds=5)
+
+
 @dataclass(frozen=True)
 class DaemonConfig:
     """The daemon's settings, read once at start."""
@@ -380,15 +385,21 @@ class Worker:
             self.write_feeds()
 
     async def send_digests(self, now: datetime) -> None:
-        """Send each event's digest whose cron time has come since its last one."""
+        """Send each event's digest whose cron time has come since its last one.
+
+        A digest period ends DIGEST_SETTLE before now: a change is stamped when its check
+        is recorded and committed a moment later, by whichever daemon checked the page, so
+        a period read right at its end could miss one that the next period starts after.
+        """
         trigger = digest_trigger(self.config.digest_cron, self.config.digest_timezone)
+        until = now - DIGEST_SETTLE
         with self.sessions() as session:
             events = state.event_slugs(session)
             last = {slug: last_digest(session, slug) or created for slug, created in events}
         for slug, since in last.items():
             due = next_digest_at(trigger, since)
-            if due is not None and due <= now:
-                await self._digest(slug, since, now)
+            if due is not None and due <= until:
+                await self._digest(slug, since, until)
 
     async def _digest(self, slug: str, since: datetime, now: datetime) -> None:
         with self.sessions() as session:
