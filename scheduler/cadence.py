@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -185,20 +184,3 @@ def newsdiffs_interval(quiet: timedelta) -> timedelta:
     if quiet < timedelta(days=30):
         return timedelta(days=3)
     return timedelta(days=30)
-
-
-# --- one tick's share per host -------------------------------------------------------------------
-
-
-def cap_per_host(due: Iterable[tuple[str, int]], per_host: int) -> dict[str, list[int]]:
-    """The first `per_host` due pages of each host, in the order given (most overdue first).
-
-    The rest stay due for the next tick, so a backlog after downtime is caught up once and
-    spread out, never sent to one outlet in a burst.
-    """
-    taken: dict[str, list[int]] = {}
-    for host, page_id in due:
-        batch = taken.setdefault(host, [])
-        if len(batch) < per_host:
-            batch.append(page_id)
-    return taken

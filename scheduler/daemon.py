@@ -4,11 +4,13 @@ The schedule itself lives in the store (`page.next_check_at`, `outlet.next_disco
 digest runs), so the scheduler holds a single in-memory job and nothing is lost when the
 process dies: a restarted daemon finds due pages due and takes them in one tick — a missed
 run is caught up once, never replayed. `AsyncIOScheduler` runs inside the reactor's asyncio
-loop (STACK-NOTES.md: the clean combination with `AsyncCrawlerRunner`).
+loop (STACK-NOTES.md: the clean combination with `AsyncCrawlerRunner`). Any number of
+daemons share one store, all checking pages; one leads (`scheduler.jobs`). Beside the tick,
+a task beats the daemon's heartbeat and renews its leases every third of the lease time.
 
 SIGTERM and SIGINT stop it within seconds: no new tick and no new crawl, running crawls are
 interrupted (`crawler.interrupt`: queued and in-flight requests are cut, answers already in
-are recorded, unanswered pages' leases are given back by the spiders), the tick lease is
+are recorded, unanswered pages' leases are given back), every lease (the leader's too) is
 released, and the process exits with 128 + the signal (130 for Ctrl-C, 143 for SIGTERM).
 """
 
@@ -78,10 +80,14 @@ class Daemon:
             self.worker.config.tick,
             self.worker.config.reports,
         )
-        if self.once:
-            await self._once()
-        else:
-            await self._tick_until_stopped()
+        keeper = asyncio.ensure_future(self.worker.keep_alive_forever())
+        try:
+            if self.once:
+                await self._once()
+            else:
+                await self._tick_until_stopped()
+        finally:
+            keeper.cancel()
         await self._wind_down()
         logger.info("daemon %s stopped", self.worker.owner)
         return 128 + self.signum if self.signum else 0
@@ -124,7 +130,7 @@ class Daemon:
             self.stopping.set()
 
     async def _wind_down(self) -> None:
-        """Interrupt running crawls (after a signal), let host jobs end, give the lease back."""
+        """Interrupt running crawls (after a signal), let host jobs end, give leases back."""
         if self.worker.stopped:
             self.stopper = stop_crawls(self.runner)  # also: no host job starts another crawl
         try:

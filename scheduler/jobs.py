@@ -1,13 +1,20 @@
-"""The daemon's work: a tick starts what is due; per-host jobs crawl; digests go out.
+"""The daemon's work: every daemon checks pages; one, the leader, sends the digests.
 
-A tick is quick: it takes (or renews) the `daemon-tick` lease, plans from the store and
-starts one background job per host with due work, then sends the digests that are due. A host
-job rechecks that host's batch of due pages (one watch crawl) and then, when due, runs the
-outlet's discovery spider; a host never has two jobs at once, and a slow or failing host
-only ever delays itself. What a job learns goes back into the store (page schedules through
-`storage.checks`, breakers and discovery times here), never only into memory.
+Any number of daemons (and `watchdesk worker`s) run against one store, active-active. A
+tick beats the daemon's heartbeat row, takes or renews the leader lease, and starts one
+background job per host it can lease: hosts come through `storage.leases` (one owner per
+host fleet-wide, so the per-host delay holds across daemons), pages are claimed under a
+fencing token and their checks written only while the lease holds (`record_leased_checks`
+in the record pipeline). A host job rechecks that host's batch of due pages (one watch
+crawl) and then, when due, runs the outlet's discovery spider under its outlet lease
+(`discovery:<host>`, so two daemons never both discover an outlet); a slow or failing host
+only ever delays itself. The run-once work — digests and notifications, the Atom feeds —
+is the leader's: the daemon holding the expiring `daemon-tick` lease row. What a job
+learns goes back into the store (page schedules through `storage.checks`, breakers and
+discovery times here), never only into memory.
 
-Reads: WATCHDESK_TICK_SECONDS, WATCHDESK_DAEMON_LEASE_SECONDS, WATCHDESK_MAX_PER_HOST_PER_TICK,
+Reads: WATCHDESK_TICK_SECONDS, WATCHDESK_DAEMON_LEASE_SECONDS, WATCHDESK_LEASE_SECONDS,
+WATCHDESK_WORKER_HOSTS, CONCURRENT_REQUESTS, DOWNLOAD_DELAY, WATCHDESK_MAX_PER_HOST_PER_TICK,
 WATCHDESK_BREAKER_FAILURES, WATCHDESK_BREAKER_COOLDOWN_MINUTES, WATCHDESK_DISCOVERY_MINUTES,
 WATCHDESK_DIGEST_CRON, WATCHDESK_DIGEST_TIMEZONE, WATCHDESK_REPORTS_DIR, WATCHDESK_NOTIFY_URLS,
 WATCHDESK_FEED_ENTRIES.
@@ -35,7 +42,6 @@ from crawler.reports.render import render
 from crawler.running import crawl_once
 from scheduler import state
 from scheduler.breaker import BreakerRules, Phase, after_fetches, phase
-from scheduler.cadence import cap_per_host
 from scheduler.digests import (
     atomic_write,
     digest_paths,
@@ -46,11 +52,16 @@ from scheduler.digests import (
     reports_dir,
     write_feed,
 )
-from storage import workers
+from storage import leases, workers
 from storage.reporting import build_report
-from storage.repositories import utcnow
+from storage.repositories import release_pages, utcnow
 
 logger = logging.getLogger(__name__)
+
+
+#: How long after its end a digest period is read: longer than a check's record
+#: transaction, which stamps a change before it commits it.
+DIGEST_SETTLE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,15 @@ class DaemonConfig:
     """The daemon's settings, read once at start."""
 
     tick: float
+    leader_ttl: timedelta
+    """How long the leader lease holds without renewal (renewed every tick)."""
     lease_ttl: timedelta
+    """Page, host and outlet leases, and the heartbeat: as for workers, so a mixed fleet
+    judges a daemon's liveness as it judges a worker's."""
+    handover: timedelta
+    """A host handed back is free for the next owner after this (the politeness delay)."""
+    hosts: int
+    """Hosts this daemon works on at once."""
     per_host: int
     breaker: BreakerRules
     discovery: timedelta | None
@@ -81,9 +100,13 @@ class DaemonConfig:
         return cls(
             tick=tick,
             # A lease shorter than a few ticks would expire between renewals.
-            lease_ttl=timedelta(
+            leader_ttl=timedelta(
                 seconds=max(settings.getfloat("WATCHDESK_DAEMON_LEASE_SECONDS"), 3 * tick)
             ),
+            lease_ttl=timedelta(seconds=settings.getfloat("WATCHDESK_LEASE_SECONDS")),
+            handover=timedelta(seconds=settings.getfloat("DOWNLOAD_DELAY")),
+            hosts=settings.getint("WATCHDESK_WORKER_HOSTS")
+            or 4 * max(settings.getint("CONCURRENT_REQUESTS"), 1),
             per_host=max(settings.getint("WATCHDESK_MAX_PER_HOST_PER_TICK"), 1),
             breaker=BreakerRules(
                 threshold=settings.getint("WATCHDESK_BREAKER_FAILURES"),
@@ -99,7 +122,8 @@ class DaemonConfig:
 
 
 def daemon_owner() -> str:
-    """`host:pid:uuid`: who holds the tick lease, readable in `watchdesk status`."""
+    """`host:pid:uuid`: the daemon's worker row and lease owner, readable in `watchdesk
+    status`."""
     return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -109,8 +133,10 @@ class HostJob:
 
     host: str
     outlet: str
-    urls: tuple[str, ...] = ()
+    pages: tuple[dict[str, Any], ...] = ()
+    """The pages claimed for it (`ClaimedPage.spec()`: each with its fencing lease)."""
     discover_with: str | None = None
+    """The discovery spider, when this daemon took the outlet's discovery lease."""
 
 
 @dataclass
@@ -124,7 +150,11 @@ class Worker:
     """host -> discovery spider; `*` -> the generic spider (absent: no discovery)."""
     owner: str = field(default_factory=daemon_owner)
     inflight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    holding: bool | None = None
+    claimed: dict[str, list[int]] = field(default_factory=dict)
+    """host -> ids of the pages claimed for its running job: the page leases to renew."""
+    leading: bool | None = None
+    fed_through: int | None = None
+    """The newest change the leader's Atom feeds include (None: not written yet)."""
     stopped: bool = False
     """Set on SIGTERM/SIGINT: a tick still running starts nothing more."""
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -132,95 +162,153 @@ class Worker:
     # --- the tick --------------------------------------------------------------------------------
 
     async def tick(self) -> bool:
-        """Start what is due, if this daemon holds the tick lease; True when it did."""
+        """Start jobs on the hosts this daemon can lease; as the leader, bring the feeds up
+        to date and send the digests that are due. True when this daemon leads."""
         now = utcnow()
-        if self.stopped or not self._hold_lease(now):
+        if self.stopped:
             return False
+        leading = self._keep_alive(now, lead=True)
         for job in self._plan(now):
-            task = asyncio.ensure_future(self._run_host(job))
-            self.inflight[job.host] = task
-        await self.send_digests(now)
-        return True
+            self.inflight[job.host] = asyncio.ensure_future(self._run_host(job))
+        if leading:
+            self._refresh_feeds()
+            await self.send_digests(now)
+        return leading
 
-    def _hold_lease(self, now: datetime) -> bool:
+    def _keep_alive(self, now: datetime, lead: bool = False) -> bool:
+        """Beat, reap the dead, renew what is in flight; with `lead`, take or renew the
+        leader lease. Whether this daemon leads."""
         with self.sessions.begin() as session:
-            # A heartbeat row per daemon: a holder that stopped beating (or died on this
-            # machine) is reaped and its tick lease freed at once, not after the lease time.
+            # A holder that stopped beating (or died on this machine) is reaped and its
+            # leases freed at once — the leader lease too — not after the lease time.
             workers.beat(session, self.owner, now)
-            workers.reap(session, self.owner, now, self.config.lease_ttl, timedelta(0))
+            workers.reap(session, self.owner, now, self.config.lease_ttl, self.config.handover)
+            pages = [i for ids in self.claimed.values() for i in ids]
+            leases.renew(session, self.owner, pages, self.config.lease_ttl, now)
+            state.renew_discoveries(session, self.owner, self.config.lease_ttl, now)
+            if not lead:
+                return bool(self.leading)
             held = state.take_lease(
-                session, state.DAEMON_LEASE, self.owner, self.config.lease_ttl, now
+                session, state.DAEMON_LEASE, self.owner, self.config.leader_ttl, now
             )
             holder = None if held else state.get_lease(session, state.DAEMON_LEASE)
-        if held != self.holding:  # log changes only, not every tick
+        if held != self.leading:  # log changes only, not every tick
             if held:
-                logger.info("daemon %s holds the tick lease", self.owner)
+                logger.info("daemon %s leads: digests and feeds are its own", self.owner)
             elif holder is not None:
                 logger.info(
-                    "daemon %s waits: %s holds the tick lease until %s",
+                    "daemon %s checks pages; %s leads until %s",
                     self.owner,
                     holder.owner,
                     holder.until.isoformat(timespec="seconds"),
                 )
-        self.holding = held
+        self.leading = held
         return held
 
+    async def keep_alive_forever(self) -> None:
+        """Between ticks too: beat and renew every third of the lease time (a tick may be
+        longer than the lease), never raising."""
+        while True:
+            await asyncio.sleep(self.config.lease_ttl.total_seconds() / 3)
+            try:
+                self._keep_alive(utcnow())
+            except Exception:  # a database hiccup must not stop the loop; leases may lapse
+                logger.exception("daemon %s could not renew its leases", self.owner)
+
     def _plan(self, now: datetime) -> list[HostJob]:
-        """The host jobs of this tick (hosts with a job still running are left for later)."""
+        """Lease hosts with due work (pages, or an outlet's discovery), claim their pages."""
+        ttl = self.config.lease_ttl
         with self.sessions.begin() as session:
             breakers = state.load_breakers(session)
-            due = [p for p in state.due_pages(session, now) if p.host not in self.inflight]
             blocked = {h for h, b in breakers.items() if phase(b, now) == Phase.OPEN}
             for host in blocked:
-                ids = [p.id for p in due if p.host == host]
-                state.push_back(session, ids, breakers[host].until)
+                state.push_back(session, host, breakers[host].until)
             probing = {h for h, b in breakers.items() if phase(b, now) == Phase.HALF_OPEN}
-            urls = {p.id: p.url for p in due}
-            open_hosts = ((p.host, p.id) for p in due if p.host not in blocked)
-            batches = cap_per_host(open_hosts, self.config.per_host)
+            room = self.config.hosts - len(self.inflight)
+            hosts = leases.take_hosts(session, self.owner, room, ttl, now)
+            for host in self._due_discovery(session, now, blocked):
+                free = len(hosts) < room and host not in hosts
+                if free and leases.take_host(session, self.owner, host, ttl, now):
+                    hosts.append(host)
             names = state.outlet_names(session)
-            discover = self._due_discovery(session, now, blocked)
-        jobs = []
-        for host in sorted(set(batches) | set(discover)):
-            ids = batches.get(host, [])[: 1 if host in probing else None]  # a probe: one page
-            chosen = tuple(urls[i] for i in ids)
-            jobs.append(HostJob(host, names.get(host, host), chosen, discover.get(host)))
+            jobs = []
+            for host in hosts:
+                limit = 1 if host in probing else self.config.per_host  # a probe: one page
+                pages = leases.claim_batch(
+                    session, self.owner, limit, limit, ttl, now, hosts=[host]
+                )
+                spider = self._take_discovery(session, host, now)
+                if not pages and spider is None:  # raced away meanwhile: nothing was sent
+                    leases.release_host(session, self.owner, host, now, timedelta(0))
+                    continue
+                self.claimed[host] = [page.id for page in pages]
+                specs = tuple(page.spec() for page in pages)
+                jobs.append(HostJob(host, names.get(host, host), specs, spider))
         return jobs
 
-    def _due_discovery(self, session: Session, now: datetime, blocked: set[str]) -> dict[str, str]:
-        """host -> spider of outlets whose discovery is due; their next time is set now, so
-        a crash mid-run does not make every tick start it again."""
+    def _due_discovery(self, session: Session, now: datetime, blocked: set[str]) -> list[str]:
+        """Hosts whose outlets' discovery is due and that have a spider (none while a
+        breaker is open, none running here already)."""
         if self.config.discovery is None or not self.profiles:
-            return {}
-        chosen = {}
-        for host, _name in state.due_outlets(session, now):
-            spider = self.profiles.get(host) or self.profiles.get("*")
-            if spider and host not in blocked and host not in self.inflight:
-                chosen[host] = spider
-                state.schedule_discovery(session, host, self.config.discovery, now)
-        return chosen
+            return []
+        return [
+            host
+            for host, _name in state.due_outlets(session, now)
+            if self._spider_for(host) and host not in blocked and host not in self.inflight
+        ]
+
+    def _spider_for(self, host: str) -> str | None:
+        return self.profiles.get(host) or self.profiles.get("*")
+
+    def _take_discovery(self, session: Session, host: str, now: datetime) -> str | None:
+        """The discovery spider to run on `host`, if its discovery is due and this daemon
+        took the outlet lease (its next time is set now, so a crash mid-run does not make
+        every tick start it again)."""
+        spider = self._spider_for(host)
+        if self.config.discovery is None or spider is None:
+            return None
+        taken = state.take_discovery(
+            session, host, self.owner, self.config.discovery, self.config.lease_ttl, now
+        )
+        return spider if taken else None
 
     # --- one host --------------------------------------------------------------------------------
 
     async def _run_host(self, job: HostJob) -> None:
         """Recheck the host's due pages, then discover when due; never raises."""
         try:
-            if job.urls:
+            if job.pages:
                 await self._recheck(job)
             if job.discover_with:
                 await self._discover(job)
         except Exception:
             logger.exception("host job for %s failed", job.host)
         finally:
+            self._hand_back(job)
             self.inflight.pop(job.host, None)
 
+    def _hand_back(self, job: HostJob) -> None:
+        """Give back the job's leases: pages never answered (a crawl cut by a stop, or one
+        that never started), the outlet's discovery lease and the host — which the next
+        owner may take only after the politeness delay."""
+        pages = self.claimed.pop(job.host, [])
+        try:
+            with self.sessions.begin() as session:
+                release_pages(session, self.owner, pages)
+                if job.discover_with:
+                    state.release_lease(session, state.DISCOVERY_PREFIX + job.host, self.owner)
+                leases.release_host(session, self.owner, job.host, utcnow(), self.config.handover)
+        except Exception:  # the leases then run out on their own
+            logger.exception("could not hand %s back", job.host)
+
     def _crawl_owner(self, kind: str) -> str:
-        """A lease owner unique per crawl (`kind-N@host:pid:uuid`, see `daemon_owner`)."""
+        """A name unique per crawl (`kind-N@host:pid:uuid`, see `daemon_owner`), for its
+        run row; the page leases are the daemon's own."""
         return f"{kind}-{next(self._serial)}@{self.owner}"[:64]
 
     async def _recheck(self, job: HostJob) -> None:
         stats = await crawl_once(
-            self.runner, "watch", urls=list(job.urls), due=True, owner=self._crawl_owner("watch")
+            self.runner, "watch", claimed=list(job.pages), owner=self._crawl_owner("watch")
         )
         logger.info(
             "recheck %s (%s): %d checked, %d new version(s), %d significant, %d error(s)",
@@ -232,8 +320,8 @@ class Worker:
             stats.get("watchdesk/outcome/transient", 0),
         )
         self._update_breaker(job.host)
-        if any(key.startswith("watchdesk/change/") for key in stats):
-            self.write_feeds()
+        if self.leading and any(key.startswith("watchdesk/change/") for key in stats):
+            self.write_feeds()  # at once; another daemon's changes reach them next tick
 
     def _update_breaker(self, host: str) -> None:
         rules, now = self.config.breaker, utcnow()
@@ -280,22 +368,38 @@ class Worker:
     # --- feeds and digests -----------------------------------------------------------------------
 
     def write_feeds(self) -> None:
-        """Rewrite every event's Atom feed (after a job that stored changes)."""
+        """Rewrite every event's Atom feed (the leader, after changes were stored)."""
         now = utcnow()
         with self.sessions() as session:
+            newest = state.newest_change_id(session)
             for slug, _created in state.event_slugs(session):
                 write_feed(session, self.config.reports, slug, self.config.feed_entries, now)
+        self.fed_through = newest
+
+    def _refresh_feeds(self) -> None:
+        """The leader's tick: rewrite the feeds if any daemon stored a change since the
+        last rewrite (a new leader rewrites them once at its first tick)."""
+        with self.sessions() as session:
+            newest = state.newest_change_id(session)
+        if newest is not None and newest != self.fed_through:
+            self.write_feeds()
 
     async def send_digests(self, now: datetime) -> None:
-        """Send each event's digest whose cron time has come since its last one."""
+        """Send each event's digest whose cron time has come since its last one.
+
+        A digest period ends DIGEST_SETTLE before now: a change is stamped when its check
+        is recorded and committed a moment later, by whichever daemon checked the page, so
+        a period read right at its end could miss one that the next period starts after.
+        """
         trigger = digest_trigger(self.config.digest_cron, self.config.digest_timezone)
+        until = now - DIGEST_SETTLE
         with self.sessions() as session:
             events = state.event_slugs(session)
             last = {slug: last_digest(session, slug) or created for slug, created in events}
         for slug, since in last.items():
             due = next_digest_at(trigger, since)
-            if due is not None and due <= now:
-                await self._digest(slug, since, now)
+            if due is not None and due <= until:
+                await self._digest(slug, since, until)
 
     async def _digest(self, slug: str, since: datetime, now: datetime) -> None:
         with self.sessions() as session:
@@ -322,7 +426,7 @@ class Worker:
         )
 
     def release(self) -> None:
-        """Give back the tick lease (a clean stop: another daemon may take over at once)."""
+        """A clean stop: give back every lease (the leader's too: another daemon leads from
+        its next tick) and the worker row; hosts are free after the politeness delay."""
         with self.sessions.begin() as session:
-            state.release_lease(session, state.DAEMON_LEASE, self.owner)
-            workers.retire(session, self.owner, utcnow(), timedelta(0))
+            workers.retire(session, self.owner, utcnow(), self.config.handover)

@@ -1,9 +1,12 @@
-"""The daemon's state in the store: tick lease, breakers, due pages and outlets, page history.
+"""The daemons' state in the store: leader lease, outlet leases, breakers, due pages and
+outlets, page history.
 
-What is due when is a column (`page.next_check_at`, `outlet.next_discovery_at`); who ticks is
-a `lease` row (`daemon-tick`); an open breaker is a `lease` row (`breaker:<host>`, until the
-end of its cool-down, owner = trip count). Nothing here lives in process memory, so a
-restarted or replacement daemon carries on where the last one stopped.
+What is due when is a column (`page.next_check_at`, `outlet.next_discovery_at`); which
+daemon leads (sends the digests, writes the feeds) is a `lease` row (`daemon-tick`); who runs
+an outlet's discovery is a `lease` row (`discovery:<host>`, while the run lasts); an open
+breaker is a `lease` row (`breaker:<host>`, until the end of its cool-down, owner = trip
+count). Nothing here lives in process memory, so a restarted or replacement daemon carries
+on where the last one stopped.
 
 Reads (from the environment, defaults in crawler/settings.py): WATCHDESK_RECHECK_MIN_MINUTES,
 WATCHDESK_RECHECK_MAX_DAYS, WATCHDESK_REMOVED_RECHECK_HOURS, WATCHDESK_CADENCE_SCALE,
@@ -20,16 +23,20 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from crawler import settings as defaults
 from scheduler.breaker import Breaker
 from scheduler.cadence import PageHistory, Policy, next_check
-from storage.models import Event, Fetch, Lease, Outlet, Page, Source, Version
+from storage.models import Change, Event, Fetch, Lease, Outlet, Page, Source, Version
 from storage.repositories import still_rechecked
 
+#: The leader lease: its holder runs the once-only work (digests, notifications, feeds).
+#: The row keeps its first name, from when only its holder ticked: no migration needed.
 DAEMON_LEASE = "daemon-tick"
+#: An outlet lease: one discovery run per outlet host at a time, fleet-wide.
+DISCOVERY_PREFIX = "discovery:"
 BREAKER_PREFIX = "breaker:"
 #: Outcomes that count as a failed fetch for the breaker (a 404 is an answer, not an outage).
 FAILED_OUTCOMES = frozenset({"transient"})
@@ -145,11 +152,11 @@ def due_pages(session: Session, now: datetime) -> list[DuePage]:
     return [DuePage(*row) for row in rows]
 
 
-def push_back(session: Session, page_ids: Sequence[int], until: datetime) -> None:
-    """Move pages' next checks to `until` (the pages of an outlet whose breaker is open)."""
-    if page_ids:
-        statement = update(Page).where(Page.id.in_(list(page_ids))).values(next_check_at=until)
-        session.execute(statement)
+def push_back(session: Session, host: str, until: datetime) -> None:
+    """Move the next checks of the host's pages due before `until` to `until` (an outlet
+    whose breaker is open until then)."""
+    due = or_(Page.next_check_at.is_(None), Page.next_check_at < until)
+    session.execute(update(Page).where(Page.host == host, due).values(next_check_at=until))
 
 
 def outlet_names(session: Session) -> dict[str, str]:
@@ -175,6 +182,49 @@ def due_outlets(session: Session, now: datetime) -> list[tuple[str, str]]:
     for host, name in rows:
         found.setdefault(host, name)
     return list(found.items())
+
+
+def take_discovery(
+    session: Session, host: str, owner: str, interval: timedelta, ttl: timedelta, now: datetime
+) -> bool:
+    """Take the outlet lease of `host` and move its next discovery on, if it is still due:
+    True when `owner` is to run it now.
+
+    The lease keeps a second daemon off while the run lasts (even one longer than the
+    interval); the due outlets are re-read `FOR UPDATE` under it, so a daemon that saw the
+    outlet due a moment before another ran and rescheduled it finds it not due any more.
+    """
+    name = (DISCOVERY_PREFIX + host)[:100]
+    if not take_lease(session, name, owner, ttl, now):
+        return False
+    cited = exists().where(
+        Page.outlet_id == Outlet.id, Source.page_id == Page.id, Source.active.is_(True)
+    )
+    due = session.scalars(
+        select(Outlet.id)
+        .where(Outlet.host == host, cited)
+        .where(or_(Outlet.next_discovery_at.is_(None), Outlet.next_discovery_at <= now))
+        .with_for_update()
+    ).all()
+    if not due:
+        release_lease(session, name, owner)
+        return False
+    schedule_discovery(session, host, interval, now)
+    return True
+
+
+def renew_discoveries(session: Session, owner: str, ttl: timedelta, now: datetime) -> None:
+    """Extend the outlet leases `owner` holds (its discovery runs still going)."""
+    session.execute(
+        update(Lease)
+        .where(Lease.owner == owner, Lease.name.startswith(DISCOVERY_PREFIX))
+        .values(until=now + ttl)
+    )
+
+
+def newest_change_id(session: Session) -> int | None:
+    """The id of the newest stored change (None: none yet), to tell feeds out of date."""
+    return session.scalar(select(func.max(Change.id)))
 
 
 def schedule_discovery(session: Session, host: str, interval: timedelta, now: datetime) -> None:

@@ -2,7 +2,9 @@
 
 `scrapy crawl watch -a event=SLUG` (or `-a urls=URL,URL`, `-a outlet=NAME`, `-a due=1`).
 Which pages, their validators and their leases come from the database, so any number of
-these spiders can run against one PostgreSQL store without checking a page twice.
+these spiders can run against one PostgreSQL store without checking a page twice. The
+daemon hands it pages it has claimed itself (`claimed`: `storage.leases.ClaimedPage` specs,
+each with the fencing lease its check is written under).
 
 Reads: WATCHDESK_DB, WATCHDESK_LEASE_MINUTES, WATCHDESK_DISCOVERED_RECHECK_DAYS.
 """
@@ -36,9 +38,11 @@ class WatchSpider(scrapy.Spider):
         outlet: str | None = None,
         due: str | bool = False,
         owner: str | None = None,
+        claimed: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.claimed = list(claimed) if claimed is not None else None
         self.event = event
         self.urls = urls.split(",") if isinstance(urls, str) else list(urls or [])
         self.outlet = outlet
@@ -53,6 +57,8 @@ class WatchSpider(scrapy.Spider):
     def _claim(self) -> list[dict[str, Any]]:
         settings = self.crawler.settings
         self.sessions = open_store(settings.get("WATCHDESK_DB") or None)
+        if self.claimed is not None:  # claimed by the caller, under fencing leases
+            return self.claimed
         ttl = timedelta(minutes=settings.getint("WATCHDESK_LEASE_MINUTES", 30))
         query = select_pages(
             event_slug=self.event,
@@ -89,9 +95,13 @@ class WatchSpider(scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         """Give back the leases of pages that were never answered (a stop mid-crawl)."""
-        if hasattr(self, "sessions"):
-            with self.sessions.begin() as session:
+        if not hasattr(self, "sessions"):
+            return
+        with self.sessions.begin() as session:
+            if self.claimed is None:
                 release_pages(session, self.owner)
+            for spec in self.claimed or ():  # still held under the caller's lease: unanswered
+                release_pages(session, spec["lease"][0], [spec["id"]])
 
 
 def _spec(page: Any) -> dict[str, Any]:

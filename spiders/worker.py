@@ -107,7 +107,8 @@ class WorkerSpider(scrapy.Spider):
                     continue
                 self.queue.extend(claimed)
             page = self.queue.popleft()
-            yield check_request(page.spec(), self.parse, self.failed)
+            discovered = page.origin == "discovered"  # a new version of it is scored again
+            yield check_request(page.spec(), self.parse, self.failed, discovered=discovered)
 
     def _claim(self) -> list[leases.ClaimedPage]:
         """Hand back drained hosts, lease more, claim the next batch from the hosts held."""

@@ -15,26 +15,44 @@ Any number of workers on any machines share one PostgreSQL store through three s
 
 Leases are renewed by `renew` while the work is in flight; a dead worker stops renewing
 and its leases run out (`storage.workers.reap` frees them sooner).
+
+`watchdesk daemon` uses the same statements one host at a time (`take_host`, `claim_batch`
+with `hosts`, `release_host`): its host jobs are workers too.
+
+Reads (from the environment, defaults in crawler/settings.py):
+WATCHDESK_DISCOVERED_RECHECK_DAYS.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from crawler import settings as defaults
 from crawler.items import FetchedPage
 from scheduler.state import BREAKER_PREFIX
 from storage.checks import CheckResult, CheckRules, record_checks
 from storage.models import HostLease, Lease, Page, UTCDateTime
+from storage.repositories import still_rechecked
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
-    return or_(Page.next_check_at.is_(None), Page.next_check_at <= now)
+    """The page's check has come, and it is still rechecked at all: a discovered article
+    past WATCHDESK_DISCOVERED_RECHECK_DAYS that no event took is left alone, as the
+    daemon's `scheduler.state.due_pages` leaves it."""
+    days = float(
+        os.environ.get("WATCHDESK_DISCOVERED_RECHECK_DAYS")
+        or defaults.WATCHDESK_DISCOVERED_RECHECK_DAYS
+    )
+    return and_(
+        or_(Page.next_check_at.is_(None), Page.next_check_at <= now), still_rechecked(now, days)
+    )
 
 
 def _unleased(now: datetime) -> ColumnElement[bool]:
@@ -130,6 +148,41 @@ def release_drained_hosts(
     return sorted(session.scalars(statement))
 
 
+def take_host(session: Session, owner: str, host: str, ttl: timedelta, now: datetime) -> bool:
+    """Lease one named host to `owner` (a due discovery, with no due page to lead to it);
+    False while another holds it or its handover delay runs. Races as `take_hosts` does."""
+    until = now + ttl
+    free = (
+        select(HostLease.host)
+        .where(HostLease.host == host, HostLease.until < now)
+        .with_for_update(skip_locked=True)
+    )
+    taken = session.scalars(
+        update(HostLease)
+        .where(HostLease.host.in_(free), HostLease.until < now)
+        .values(owner=owner, until=until)
+        .returning(HostLease.host)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is not None:
+        return True
+    statement = _insert(session)(HostLease).values(host=host, owner=owner, until=until)
+    statement = statement.on_conflict_do_nothing().returning(HostLease.host)
+    return session.scalars(statement).first() is not None
+
+
+def release_host(
+    session: Session, owner: str, host: str, now: datetime, handover: timedelta
+) -> None:
+    """Hand one host back when its job is over: free for anyone after `handover`."""
+    session.execute(
+        update(HostLease)
+        .where(HostLease.host == host, HostLease.owner == owner)
+        .values(owner=None, until=now + handover)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # --- pages -----------------------------------------------------------------------------------
 
 
@@ -145,25 +198,37 @@ class ClaimedPage:
     body_hash: str | None
     lease: tuple[str, int]
     """(owner, token): `record_leased_checks` writes the check only under this lease."""
+    origin: str = "cited"
+    """`discovered` for an article discovery found: a new version of it is scored again."""
 
     def spec(self) -> dict[str, Any]:
         """The page as `spiders.checking.check_request` takes it."""
-        keys = ("id", "url", "etag", "last_modified", "body_hash", "lease")
+        keys = ("id", "url", "etag", "last_modified", "body_hash", "lease", "origin")
         return {key: getattr(self, key) for key in keys}
 
 
 def claim_batch(
-    session: Session, owner: str, limit: int, per_host: int, ttl: timedelta, now: datetime
+    session: Session,
+    owner: str,
+    limit: int,
+    per_host: int,
+    ttl: timedelta,
+    now: datetime,
+    *,
+    hosts: Collection[str] | None = None,
 ) -> list[ClaimedPage]:
-    """Claim up to `limit` due pages of the hosts `owner` holds, at most `per_host` of each,
-    interleaved host by host (Scrapy counts requests waiting for their host's delay as
-    active, so a batch of one host's pages would starve the others).
+    """Claim up to `limit` due pages of the hosts `owner` holds (of those among `hosts`,
+    when given), at most `per_host` of each, interleaved host by host (Scrapy counts
+    requests waiting for their host's delay as active, so a batch of one host's pages would
+    starve the others).
 
     The ranking runs first, unlocked (PostgreSQL allows no FOR UPDATE with a window
     function); the UPDATE then locks what it takes with SKIP LOCKED and re-checks the lease,
     so a page claimed meanwhile by anyone else is simply left out.
     """
     mine = select(HostLease.host).where(HostLease.owner == owner, HostLease.until >= now)
+    if hosts is not None:
+        mine = mine.where(HostLease.host.in_(list(hosts)))
     rank = (
         func.row_number()
         .over(partition_by=Page.host, order_by=(Page.next_check_at, Page.id))
@@ -193,13 +258,21 @@ def claim_batch(
             Page.last_modified,
             Page.body_hash,
             Page.lease_token,
+            Page.origin,
         )
         .execution_options(synchronize_session=False)
     )
     rows = {row.id: row for row in session.execute(statement)}
     return [
         ClaimedPage(
-            r.id, r.url, r.host, r.etag, r.last_modified, r.body_hash, (owner, r.lease_token)
+            r.id,
+            r.url,
+            r.host,
+            r.etag,
+            r.last_modified,
+            r.body_hash,
+            (owner, r.lease_token),
+            r.origin,
         )
         for r in (rows[i] for i in ids if i in rows)
     ]

@@ -29,7 +29,8 @@ class UnknownEvent(LookupError):
 
 
 def build_report(session: Session, slug: str, since: datetime, now: datetime) -> Report:
-    """Everything that happened to the event's sources from `since` to `now`."""
+    """Everything that happened to the event's sources from `since` up to `now` (not
+    after: consecutive digests' periods must not overlap)."""
     event = get_event(session, slug)
     if event is None:
         raise UnknownEvent(f"no event {slug!r}; see `watchdesk event list`")
@@ -41,8 +42,8 @@ def build_report(session: Session, slug: str, since: datetime, now: datetime) ->
         generated_at=_iso(now),
         since=_iso(since),
         watch_items=tuple((i.number, i.text) for i in event.watch_items if i.active),
-        changes=tuple(_changes(session, event, outlets, [s.page_id for s in active], since)),
-        follow_ups=tuple(_followups(session, event, since)),
+        changes=tuple(_changes(session, event, outlets, [s.page_id for s in active], since, now)),
+        follow_ups=tuple(_followups(session, event, since, now)),
         errors=tuple(_errors(session, active)),
     )
 
@@ -52,11 +53,16 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _changes(
-    session: Session, event: Event, outlets: dict[int, str], page_ids: list[int], since: datetime
+    session: Session,
+    event: Event,
+    outlets: dict[int, str],
+    page_ids: list[int],
+    since: datetime,
+    now: datetime,
 ) -> Iterable[ChangeEntry]:
     query = (
         select(Change)
-        .where(Change.page_id.in_(page_ids), Change.detected_at >= since)
+        .where(Change.page_id.in_(page_ids), Change.detected_at >= since, Change.detected_at < now)
         .order_by(Change.detected_at, Change.id)
     )
     for change in session.scalars(query):
@@ -109,10 +115,13 @@ def diff_lines(stored: dict | None, limit: int = DIFF_LINES) -> tuple[DiffLine, 
     return tuple(lines[:limit])
 
 
-def _followups(session: Session, event: Event, since: datetime) -> Iterable[FollowupEntry]:
+def _followups(
+    session: Session, event: Event, since: datetime, now: datetime
+) -> Iterable[FollowupEntry]:
     query = (
         select(Followup)
         .where(Followup.event_id == event.id, Followup.detected_at >= since)
+        .where(Followup.detected_at < now)
         .order_by(Followup.score.desc(), Followup.id)
     )
     rows = list(session.scalars(query))

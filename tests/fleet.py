@@ -5,7 +5,9 @@ N article pages on M hosts (`hNNN.example`, mapped to a local replay server on 1
 that answers each request after `latency` seconds), seeded as due pages in a store; worker
 processes (`python -m crawler worker --once`) capped at a few concurrent requests each, so
 one worker, not politeness, is the bottleneck; and what the server saw: requests per path
-and the smallest gap between two requests to one host.
+and the smallest gap between two requests to one host. Each worker sends its own
+User-Agent (`worker_agent`), so the server's log tells a gap inside one worker from a gap
+across a host's handover from one worker to another.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from storage.db import open_store
-from storage.repositories import ensure_page, get_or_create_outlet
+from storage.repositories import ensure_page, get_or_create_outlet, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,21 +69,34 @@ def build_site(root: Path, pages: int, hosts: int, latency: float) -> None:
     (state / "routes.yaml").write_text(yaml.safe_dump(routes), encoding="utf-8")
 
 
-def seed(db_url: str, pages: int, hosts: int) -> None:
-    """Put every fleet page under watch, due now."""
+def seed(db_url: str, pages: int, hosts: int, stagger: float = 0.0) -> None:
+    """Put every fleet page under watch, due now; with `stagger`, a host's k-th page is due
+    k × `stagger` seconds from now instead, so hosts drain, are handed back and are taken
+    again (by whichever worker asks first) while the round goes on."""
     sessions = open_store(db_url)
+    now = utcnow()
     with sessions.begin() as session:
         outlets = {
             host_name(h): get_or_create_outlet(session, host_name(h), host_name(h))
             for h in range(hosts)
         }
-        for url in page_urls(pages, hosts):
-            ensure_page(session, url, outlets[url.split("/")[2]], origin="cited")
+        for i, url in enumerate(page_urls(pages, hosts)):
+            page = ensure_page(session, url, outlets[url.split("/")[2]], origin="cited")
+            if stagger:
+                page.next_check_at = now + timedelta(seconds=stagger * (i // hosts))
 
 
-def worker_argv(db_url: str, *extra: str, lease_seconds: float = 60) -> list[str]:
-    """The command line of one fleet worker (`--once`)."""
+def worker_agent(index: int) -> str:
+    """The User-Agent of the index-th fleet worker: the replay log names who sent what."""
+    return f"watchdesk-fleet/worker-{index}"
+
+
+def worker_argv(
+    db_url: str, *extra: str, lease_seconds: float = 60, index: int = 0, once: bool = True
+) -> list[str]:
+    """The command line of one fleet worker (`--once`, unless told otherwise)."""
     settings = {
+        "USER_AGENT": worker_agent(index),
         "CONCURRENT_REQUESTS": CONCURRENCY,
         "DOWNLOAD_DELAY": DELAY,
         "DOWNLOAD_DELAY_JITTER": 0,
@@ -92,19 +108,29 @@ def worker_argv(db_url: str, *extra: str, lease_seconds: float = 60) -> list[str
         "WATCHDESK_WORKER_BATCH": 20,
     }
     flags = [part for name, value in settings.items() for part in ("-s", f"{name}={value}")]
-    return [sys.executable, "-m", "crawler", "--db", db_url, "worker", "--once", *flags, *extra]
+    command = [sys.executable, "-m", "crawler", "--db", db_url, "worker"]
+    return [*command, *(["--once"] if once else []), *flags, *extra]
 
 
 def start_workers(
-    db_url: str, host_map: dict[str, str], count: int, lease_seconds: float = 60
+    db_url: str,
+    host_map: dict[str, str],
+    count: int,
+    lease_seconds: float = 60,
+    once: bool = True,
 ) -> list[subprocess.Popen[bytes]]:
     """Start `count` worker processes against the store."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDESK_")}
     env["WATCHDESK_HOST_MAP"] = json.dumps(host_map)
-    argv = worker_argv(db_url, lease_seconds=lease_seconds)
     return [
-        subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(count)
+        subprocess.Popen(
+            worker_argv(db_url, lease_seconds=lease_seconds, index=index, once=once),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for index in range(count)
     ]
 
 
@@ -135,6 +161,13 @@ class Seen:
     """The same with robots.txt requests included. Lower at a worker's start: Scrapy spaces
     requests from when it hands them to a connection, and a process's first connections
     reach the server late (the robots.txt), its next ones on time."""
+    min_gap_within: float
+    """Smallest gap between two checks of one host sent by the same worker."""
+    min_gap_handover: float
+    """Smallest gap between a worker's last request to a host and the next worker's first
+    (robots.txt included: it is the new owner's first request), at each handover."""
+    handovers: int
+    """How often a host's next request came from another worker than its last one."""
     span: float
     """Seconds from the first request to the last answer."""
 
@@ -149,14 +182,32 @@ def seen(log: list[dict[str, Any]]) -> Seen:
     per_path: Counter[str] = Counter()
     checks: dict[str, list[float]] = defaultdict(list)
     every: dict[str, list[float]] = defaultdict(list)
+    within: dict[str, list[float]] = defaultdict(list)
+    by_host: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for entry in log:
         every[entry["host"]].append(entry["arrived"])
+        by_host[entry["host"]].append((entry["arrived"], entry.get("user_agent") or ""))
         if entry["path"].startswith("/news/"):
             per_path[entry["host"] + entry["path"]] += 1
             checks[entry["host"]].append(entry["arrived"])
+            within[f"{entry['host']} {entry.get('user_agent')}"].append(entry["arrived"])
+    handover_gaps = [
+        b[0] - a[0]
+        for requests in by_host.values()
+        for a, b in itertools.pairwise(sorted(requests))
+        if a[1] != b[1]
+    ]
     first = min(entry["arrived"] for entry in log) if log else 0.0
     last = max(entry["time"] for entry in log) if log else 0.0
-    return Seen(per_path, _min_gap(checks), _min_gap(every), last - first)
+    return Seen(
+        per_path,
+        _min_gap(checks),
+        _min_gap(every),
+        _min_gap(within),
+        min(handover_gaps, default=float("inf")),
+        len(handover_gaps),
+        last - first,
+    )
 
 
 def _min_gap(times: dict[str, list[float]]) -> float:

@@ -16,7 +16,6 @@ from scheduler.breaker import Breaker, BreakerRules, Phase, after_fetches, coold
 from scheduler.cadence import (
     PageHistory,
     Policy,
-    cap_per_host,
     estimate_rate,
     failure_backoff,
     healthy_interval,
@@ -147,11 +146,6 @@ def test_jitter_stays_within_its_bounds_and_varies() -> None:
     assert max(delays) - min(delays) > M * 10  # spread over most of the ±6 min band
     checks = {next_check(history(), T0, POLICY, rng) for _ in range(20)}
     assert len(checks) == 20 and all(c > T0 for c in checks)
-
-
-def test_cap_per_host_keeps_order_and_limit() -> None:
-    due = [("a", 1), ("b", 2), ("a", 3), ("a", 4), ("b", 5), ("c", 6)]
-    assert cap_per_host(due, 2) == {"a": [1, 3], "b": [2, 5], "c": [6]}
 
 
 # --- the breaker ---------------------------------------------------------------------------------

@@ -33,8 +33,9 @@ def daemon(
 ) -> None:
     """Recheck due pages, discover follow-ups and send digests, until SIGTERM or Ctrl-C.
 
-    What is due lives in the store, so a restart continues the schedule, and several
-    daemons on one database take turns (one ticks; another takes over if it dies).
+    What is due lives in the store, so a restart continues the schedule. Several daemons
+    on one database all check pages (each host leased to one at a time); one of them, the
+    leader, sends the digests and writes the feeds, and another leads if it dies.
 
     Example: watchdesk daemon --tick 60
     """
@@ -108,15 +109,15 @@ def _short(delta: timedelta) -> str:
 
 
 def print_daemon(console: Console, session: Session, now: datetime) -> None:
-    """Who holds the tick lease, and until when."""
+    """Which daemon leads (digests, feeds), and until when its lease holds."""
     lease = state.get_lease(session, state.DAEMON_LEASE)
     if lease is None:
-        console.print("daemon: none running (no tick lease)")
+        console.print("daemon leader: none (no leader lease)")
     elif lease.until < now:
-        line = f"daemon: {lease.owner} (lease expired {ago(lease.until, now)})"
+        line = f"daemon leader: {lease.owner} (lease expired {ago(lease.until, now)})"
         console.print(line, markup=False, emoji=False)
     else:
-        line = f"daemon: {lease.owner}, lease until {lease.until:%Y-%m-%d %H:%M:%S} UTC"
+        line = f"daemon leader: {lease.owner}, lease until {lease.until:%Y-%m-%d %H:%M:%S} UTC"
         console.print(line, markup=False, emoji=False)
 
 
