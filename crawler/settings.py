@@ -129,7 +129,7 @@ EXTENSIONS = {
 # --- schedule ----------------------------------------------------------------------------
 # Seconds between two daemon ticks; each tick starts whatever is due.
 WATCHDESK_TICK_SECONDS = 60
-# A daemon that stops renewing its tick lease (crash) is replaced after this many seconds.
+# A daemon that stops renewing its leader lease (crash) is replaced after this many seconds.
 WATCHDESK_DAEMON_LEASE_SECONDS = 300
 # Due pages of one host started per tick at most: a backlog drains over ticks, not in a burst.
 WATCHDESK_MAX_PER_HOST_PER_TICK = 20
