@@ -17,12 +17,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -45,6 +46,10 @@ final reading before the summer recess, according to the minutes.</p>
 <p>Residents who attended the meeting asked about the timetable for repairs on the main
 bridge, closed since the floods in March.</p></article></body></html>
 """
+
+
+#: Output files of the workers `start_workers` started, by pid.
+_OUTPUT: dict[int, IO[bytes]] = {}
 
 
 def host_name(index: int) -> str:
@@ -119,19 +124,33 @@ def start_workers(
     lease_seconds: float = 60,
     once: bool = True,
 ) -> list[subprocess.Popen[bytes]]:
-    """Start `count` worker processes against the store."""
+    """Start `count` worker processes against the store.
+
+    Their output goes to temporary files, not pipes: a long round logs more than a pipe
+    holds, and a worker blocked on a full pipe nobody reads stops checking (`output`).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDESK_")}
     env["WATCHDESK_HOST_MAP"] = json.dumps(host_map)
-    return [
-        subprocess.Popen(
+    processes = []
+    for index in range(count):
+        log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
+        process = subprocess.Popen(
             worker_argv(db_url, lease_seconds=lease_seconds, index=index, once=once),
             cwd=ROOT,
             env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        for index in range(count)
-    ]
+        _OUTPUT[process.pid] = log
+        processes.append(process)
+    return processes
+
+
+def output(process: subprocess.Popen[bytes]) -> str:
+    """What a worker started by `start_workers` printed (stdout and stderr)."""
+    log = _OUTPUT[process.pid]
+    log.seek(0)
+    return log.read().decode(errors="replace")
 
 
 def wait_all(processes: list[subprocess.Popen[bytes]], timeout: float) -> list[int]:
