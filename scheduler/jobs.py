@@ -52,6 +52,7 @@ from scheduler.digests import (
     reports_dir,
     write_feed,
 )
+from scheduler.discovery_jobs import OutletDiscovery, discovery_interval
 from storage import leases, workers
 from storage.reporting import build_report
 from storage.repositories import release_pages, utcnow
@@ -90,7 +91,6 @@ class DaemonConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> DaemonConfig:
         """Read every WATCHDESK_* value the daemon needs (see the module docstring)."""
-        minutes = settings.getfloat("WATCHDESK_DISCOVERY_MINUTES")
         tick = settings.getfloat("WATCHDESK_TICK_SECONDS")
         cron, timezone = (
             settings.get("WATCHDESK_DIGEST_CRON"),
@@ -112,7 +112,7 @@ class DaemonConfig:
                 threshold=settings.getint("WATCHDESK_BREAKER_FAILURES"),
                 cooldown=timedelta(minutes=settings.getfloat("WATCHDESK_BREAKER_COOLDOWN_MINUTES")),
             ),
-            discovery=timedelta(minutes=minutes) if minutes > 0 else None,
+            discovery=discovery_interval(settings),
             digest_cron=cron,
             digest_timezone=timezone or "UTC",
             reports=reports_dir(settings.get("WATCHDESK_REPORTS_DIR")),
@@ -158,6 +158,17 @@ class Worker:
     stopped: bool = False
     """Set on SIGTERM/SIGINT: a tick still running starts nothing more."""
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    discovery: OutletDiscovery = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.discovery = OutletDiscovery(
+            self.runner,
+            self.sessions,
+            self.owner,
+            self.config.discovery,
+            self.config.lease_ttl,
+            self.profiles,
+        )
 
     # --- the tick --------------------------------------------------------------------------------
 
@@ -226,7 +237,7 @@ class Worker:
             probing = {h for h, b in breakers.items() if phase(b, now) == Phase.HALF_OPEN}
             room = self.config.hosts - len(self.inflight)
             hosts = leases.take_hosts(session, self.owner, room, ttl, now)
-            for host in self._due_discovery(session, now, blocked):
+            for host in self.discovery.due(session, now, blocked | set(self.inflight)):
                 free = len(hosts) < room and host not in hosts
                 if free and leases.take_host(session, self.owner, host, ttl, now):
                     hosts.append(host)
@@ -237,7 +248,7 @@ class Worker:
                 pages = leases.claim_batch(
                     session, self.owner, limit, limit, ttl, now, hosts=[host]
                 )
-                spider = self._take_discovery(session, host, now)
+                spider = self.discovery.take(session, host, now)
                 if not pages and spider is None:  # raced away meanwhile: nothing was sent
                     leases.release_host(session, self.owner, host, now, timedelta(0))
                     continue
@@ -245,32 +256,6 @@ class Worker:
                 specs = tuple(page.spec() for page in pages)
                 jobs.append(HostJob(host, names.get(host, host), specs, spider))
         return jobs
-
-    def _due_discovery(self, session: Session, now: datetime, blocked: set[str]) -> list[str]:
-        """Hosts whose outlets' discovery is due and that have a spider (none while a
-        breaker is open, none running here already)."""
-        if self.config.discovery is None or not self.profiles:
-            return []
-        return [
-            host
-            for host, _name in state.due_outlets(session, now)
-            if self._spider_for(host) and host not in blocked and host not in self.inflight
-        ]
-
-    def _spider_for(self, host: str) -> str | None:
-        return self.profiles.get(host) or self.profiles.get("*")
-
-    def _take_discovery(self, session: Session, host: str, now: datetime) -> str | None:
-        """The discovery spider to run on `host`, if its discovery is due and this daemon
-        took the outlet lease (its next time is set now, so a crash mid-run does not make
-        every tick start it again)."""
-        spider = self._spider_for(host)
-        if self.config.discovery is None or spider is None:
-            return None
-        taken = state.take_discovery(
-            session, host, self.owner, self.config.discovery, self.config.lease_ttl, now
-        )
-        return spider if taken else None
 
     # --- one host --------------------------------------------------------------------------------
 
@@ -296,7 +281,7 @@ class Worker:
             with self.sessions.begin() as session:
                 release_pages(session, self.owner, pages)
                 if job.discover_with:
-                    state.release_lease(session, state.DISCOVERY_PREFIX + job.host, self.owner)
+                    self.discovery.release(session, job.host)
                 leases.release_host(session, self.owner, job.host, utcnow(), self.config.handover)
         except Exception:  # the leases then run out on their own
             logger.exception("could not hand %s back", job.host)
@@ -343,22 +328,7 @@ class Worker:
 
     async def _discover(self, job: HostJob) -> None:
         spider = job.discover_with or "generic"
-        stats = await crawl_once(
-            self.runner, spider, outlet=job.host, owner=self._crawl_owner("discover")
-        )
-        with self.sessions.begin() as session:
-            state.schedule_discovery(
-                session, job.host, self.config.discovery or timedelta(), utcnow()
-            )
-        logger.info(
-            "discover %s (%s, %s): %d link(s), %d new, %d follow-up(s)",
-            job.outlet,
-            job.host,
-            spider,
-            stats.get("watchdesk/discovery/links", 0),
-            stats.get("watchdesk/discovery/new", 0),
-            stats.get("watchdesk/followup/found", 0),
-        )
+        await self.discovery.run(job.host, spider, job.outlet, self._crawl_owner("discover"))
 
     async def drain(self) -> None:
         """Wait for every running host job (they end on their own, or when crawls stop)."""

@@ -9,7 +9,8 @@ fencing token, and a heartbeat task renews the leases while the work is in fligh
 second worker would need lives in this process.
 
 Reads: WATCHDESK_DB, WATCHDESK_LEASE_SECONDS, WATCHDESK_WORKER_BATCH, WATCHDESK_WORKER_HOSTS,
-WATCHDESK_WORKER_POLL_SECONDS, CONCURRENT_REQUESTS, DOWNLOAD_DELAY.
+WATCHDESK_WORKER_POLL_SECONDS, CONCURRENT_REQUESTS, DOWNLOAD_DELAY (discovery beside it:
+`scheduler.discovery_jobs`, started by `crawler.cli.worker`).
 """
 
 from __future__ import annotations
