@@ -41,7 +41,7 @@ SUMMARIES = {
     "report": "Report what changed in an event's sources and which watch item to update.",
     "history": "List the versions, changes and recent fetches of the page at URL.",
     "diff": "Show a coloured word diff between two versions of the page at URL.",
-    "worker": "Check due pages in batches until stopped; run any number, on any machines.",
+    "worker": "Check due pages in batches and discover due outlets until stopped; run any number.",
     "daemon": "Recheck due pages, discover follow-ups and send digests, until SIGTERM or Ctrl-C.",
     "status": "Show the schedule: each source's last and next check, outlets' breakers, "
     "the daemon.",
