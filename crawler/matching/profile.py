@@ -49,52 +49,6 @@ MAX_SOURCES = 10
 #: Sentences of each cited article the profile reads (headline and lead).
 SOURCE_SENTENCES = 12
 _MONTHS = frozenset(fold(m) for m in Locale("en").months["format"]["wide"].values())
-#: Words that start a card sentence with a capital but name nothing.
-_ROLE_WORDS = (
-    frozenset(
-        [
-            "the",
-            "a",
-            "an",
-            "if",
-            "in",
-            "on",
-            "at",
-            "as",
-            "by",
-            "for",
-            "from",
-            "with",
-            "within",
-            "while",
-            "after",
-            "before",
-            "during",
-            "separately",
-            "whether",
-            "president",
-            "minister",
-            "foreign",
-            "state",
-            "national",
-            "supreme",
-            "federal",
-            "court",
-            "congress",
-            "government",
-            "phase",
-            "mou",
-            "ministry",
-            "office",
-            "agency",
-            "company",
-            "group",
-            "bank",
-            "law",
-        ]
-    )
-    | _MONTHS
-)
 #: Words that open a run of capitals before the name itself ("Whether the", "On", "By").
 _LEADING_WORDS = frozenset(
     [
@@ -123,6 +77,35 @@ _LEADING_WORDS = frozenset(
         "under",
         "and",
     ]
+)
+#: Words that start a card sentence with a capital but name nothing: the leading words,
+#: titles and institutions' common nouns, months.
+_ROLE_WORDS = (
+    _LEADING_WORDS
+    | frozenset(
+        [
+            "president",
+            "minister",
+            "foreign",
+            "state",
+            "national",
+            "supreme",
+            "federal",
+            "court",
+            "congress",
+            "government",
+            "phase",
+            "mou",
+            "ministry",
+            "office",
+            "agency",
+            "company",
+            "group",
+            "bank",
+            "law",
+        ]
+    )
+    | _MONTHS
 )
 _POSSESSIVE_RE = re.compile(r"['’]s$")
 
