@@ -226,12 +226,13 @@ def _dead_local_owners(session: Session, page_ids: Sequence[int]) -> list[str]:
     for owner in set(owners):
         host, _, rest = (owner or "").partition("@")[2].partition(":")
         pid = rest.partition(":")[0]
-        if host == here and pid.isdigit() and not _alive(int(pid)):
+        if host == here and pid.isdigit() and not process_alive(int(pid)):
             dead.append(owner)
     return dead
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine with that pid exists (a lease holder's liveness)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

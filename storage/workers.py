@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import HostLease, Lease, Page, Worker
+from storage.repositories import process_alive
 
 
 def worker_name() -> str:
@@ -54,7 +55,7 @@ def reap(
     here = socket.gethostname()[:255]
     dead = []
     for row in session.scalars(select(Worker).where(Worker.name != me)):
-        if row.heartbeat_at < now - ttl or (row.host == here and not _alive(row.pid)):
+        if row.heartbeat_at < now - ttl or (row.host == here and not process_alive(row.pid)):
             dead.append(row.name)
     if dead:
         free_leases(session, dead, now, handover)
@@ -84,16 +85,6 @@ def free_leases(session: Session, owners: list[str], now: datetime, handover: ti
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(Lease).where(Lease.owner.in_(owners)))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 @dataclass(frozen=True)

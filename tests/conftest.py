@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,25 +42,56 @@ def pg_reason() -> str | None:
     return _pg_available()
 
 
+def require_pg(pg_reason: str | None) -> None:
+    """Skip a PostgreSQL test when the server is absent (fail instead under
+    WATCHDESK_REQUIRE_PG=1, as in CI)."""
+    if pg_reason:
+        if os.environ.get("WATCHDESK_REQUIRE_PG") == "1":
+            pytest.fail(f"{pg_reason} (WATCHDESK_REQUIRE_PG=1)")
+        pytest.skip(pg_reason)
+
+
+@contextmanager
+def pg_schemas() -> Iterator[Callable[[], str]]:
+    """Make fresh PostgreSQL stores, one schema each, all dropped on the way out."""
+    admin = create_engine(PG_URL)
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"wd_{uuid.uuid4().hex[:10]}"
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        made.append(schema)
+        sep = "&" if "?" in PG_URL else "?"
+        return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+    try:
+        yield make
+    finally:
+        with admin.begin() as connection:
+            for schema in made:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None) -> Iterator[str]:
     """A fresh, empty store URL on each backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'watchdesk.db'}"
         return
-    if pg_reason:
-        if os.environ.get("WATCHDESK_REQUIRE_PG") == "1":
-            pytest.fail(f"{pg_reason} (WATCHDESK_REQUIRE_PG=1)")
-        pytest.skip(pg_reason)
-    schema = f"wd_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    require_pg(pg_reason)
+    with pg_schemas() as make:
+        yield make()
+
+
+@pytest.fixture
+def pg_schema(pg_reason: str | None) -> Iterator[Callable[[], str]]:
+    """A maker of fresh PostgreSQL stores, for tests that need several or only PostgreSQL
+    (several processes on one store)."""
+    require_pg(pg_reason)
+    with pg_schemas() as make:
+        yield make
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ import yaml
 
 from storage.db import open_store
 from storage.repositories import ensure_page, get_or_create_outlet, utcnow
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +90,24 @@ def seed(db_url: str, pages: int, hosts: int, stagger: float = 0.0) -> None:
             page = ensure_page(session, url, outlets[url.split("/")[2]], origin="cited")
             if stagger:
                 page.next_check_at = now + timedelta(seconds=stagger * (i // hosts))
+
+
+def add_event(folder: Path, db_url: str, slug: str, pages: int, hosts: int) -> None:
+    """The fleet pages as one event's sources (their outlets cited, so discovery is due),
+    added through `watchdesk event add` as a newsroom would."""
+    card = {
+        "slug": slug,
+        "title": f"Fleet event {slug}",
+        "summary": "Pages a fleet keeps under watch together.",
+        "watch": ["Whether the figures change."],
+        "sources": [
+            {"outlet": url.split("/")[2], "url": url, "language": "en"}
+            for url in page_urls(pages, hosts)
+        ],
+    }
+    (folder / "card.yaml").write_text(yaml.safe_dump(card))
+    added = run_cli("event", "add", str(folder / "card.yaml"), db=db_url)
+    assert added.returncode == 0, added.stderr
 
 
 def worker_agent(index: int) -> str:

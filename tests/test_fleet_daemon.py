@@ -18,17 +18,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from crawler.demo.replay import ReplayServer
 from scheduler import state
 from storage.models import Fetch, Lease, Page, Run
 from tests import fleet
-from tests.helpers import run_cli
 from tests.test_daemon import FAST, SCHEDULE, Daemon, edit, query, wait_for
 from tests.test_notify import Receiver
-from tests.test_workers import CLOCK_SLACK, pg_schema  # noqa: F401  (pg_schema: a fixture)
+from tests.test_workers import CLOCK_SLACK
 
 SLUG = "fleet-daemons"
 PAGES, HOSTS = 18, 6
@@ -48,22 +46,6 @@ def build_root(root: Path) -> None:
     shutil.copytree(root / "state1", root / "state2")
     page = root / "state2" / fleet.host_name(0) / "news" / "0.html"
     page.write_bytes(edit(page.read_bytes()))
-
-
-def add_event(tmp_path: Path, db: str) -> None:
-    card = {
-        "slug": SLUG,
-        "title": "Fleet daemons",
-        "summary": "Pages two daemons keep under watch together.",
-        "watch": ["Whether the evacuation figures change."],
-        "sources": [
-            {"outlet": url.split("/")[2], "url": url, "language": "en"}
-            for url in fleet.page_urls(PAGES, HOSTS)
-        ],
-    }
-    (tmp_path / "card.yaml").write_text(yaml.safe_dump(card))
-    added = run_cli("event", "add", str(tmp_path / "card.yaml"), db=db)
-    assert added.returncode == 0, added.stderr
 
 
 def fetches_per_page(db: str) -> dict[str, list]:
@@ -111,10 +93,10 @@ def run_the_fleet(
 
 
 @pytest.mark.slow
-def test_two_daemons_share_the_pages_and_send_one_digest(tmp_path: Path, pg_schema) -> None:  # noqa: F811
+def test_two_daemons_share_the_pages_and_send_one_digest(tmp_path: Path, pg_schema) -> None:
     db = pg_schema()
     build_root(tmp_path / "root")
-    add_event(tmp_path, db)
+    fleet.add_event(tmp_path, db, SLUG, PAGES, HOSTS)
     with ReplayServer(tmp_path / "root") as server, Receiver() as receiver:
         env = {
             **SCHEDULE,

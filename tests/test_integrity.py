@@ -9,20 +9,18 @@ replays need) and WATCHDESK_UNCONDITIONAL_AFTER=0; each test then reads one faul
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
 from crawler.demo.replay import ReplayServer
 from storage.models import Change, Fetch, Page, Version
-from tests.conftest import PG_URL
+from tests.conftest import pg_schemas, require_pg
 from tests.faults import EDIT_SENTENCE, SECOND_EDIT, STATES, build_faults
 from tests.helpers import run_cli
 
@@ -102,19 +100,9 @@ def store(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('integrity') / 'watchdesk.db'}"
         return
-    if pg_reason:
-        if os.environ.get("WATCHDESK_REQUIRE_PG") == "1":
-            pytest.fail(f"{pg_reason} (WATCHDESK_REQUIRE_PG=1)")
-        pytest.skip(pg_reason)
-    schema = f"wd_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    require_pg(pg_reason)
+    with pg_schemas() as make:
+        yield make()
 
 
 @pytest.fixture(scope="module")

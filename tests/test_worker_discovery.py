@@ -15,7 +15,6 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from crawler.demo.replay import ReplayServer
@@ -23,8 +22,6 @@ from storage.db import open_store
 from storage.models import Fetch, Page
 from storage.repositories import utcnow
 from tests import fleet
-from tests.helpers import run_cli
-from tests.test_workers import pg_schema  # noqa: F401  (a fixture)
 
 PAGES, HOSTS = 4, 2
 HOME = """<!DOCTYPE html><html><head><title>{host}</title>
@@ -50,28 +47,11 @@ def build_site(root: Path) -> None:
         (site / "news" / "new.html").write_text(article, encoding="utf-8")
 
 
-def add_event(tmp_path: Path, db: str) -> None:
-    """The fleet pages as one event's sources: their outlets are cited, so discovery is due."""
-    card = {
-        "slug": "worker-discovery",
-        "title": "Worker discovery",
-        "summary": "Outlets two workers discover together.",
-        "watch": ["Whether the budget vote changes."],
-        "sources": [
-            {"outlet": url.split("/")[2], "url": url, "language": "en"}
-            for url in fleet.page_urls(PAGES, HOSTS)
-        ],
-    }
-    (tmp_path / "card.yaml").write_text(yaml.safe_dump(card))
-    added = run_cli("event", "add", str(tmp_path / "card.yaml"), db=db)
-    assert added.returncode == 0, added.stderr
-
-
 @pytest.mark.slow
-def test_two_workers_discover_each_outlet_once(tmp_path: Path, pg_schema) -> None:  # noqa: F811
+def test_two_workers_discover_each_outlet_once(tmp_path: Path, pg_schema) -> None:
     db = pg_schema()
     build_site(tmp_path / "root")
-    add_event(tmp_path, db)
+    fleet.add_event(tmp_path, db, "worker-discovery", PAGES, HOSTS)
     with ReplayServer(tmp_path / "root") as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDESK_")}
         env["WATCHDESK_HOST_MAP"] = json.dumps(server.host_map())

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,35 +25,11 @@ from storage.db import open_store
 from storage.models import Fetch, HostLease, Page, Version, Worker
 from storage.repositories import ensure_page, utcnow
 from tests import fleet
-from tests.conftest import PG_URL
 
 LATENCY = 0.2
 #: The replay's clock sees requests a little off the crawler's: Scrapy spaces requests as
 #: it hands them to the connection, the server stamps them on arrival.
 CLOCK_SLACK = 0.1
-
-
-@pytest.fixture
-def pg_schema(pg_reason: str | None) -> Iterator[callable]:
-    """Make fresh PostgreSQL stores (one schema each), dropped at the end."""
-    if pg_reason:
-        pytest.skip(pg_reason)
-    admin = create_engine(PG_URL)
-    made = []
-
-    def make() -> str:
-        schema = f"wd_{uuid.uuid4().hex[:10]}"
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        made.append(schema)
-        sep = "&" if "?" in PG_URL else "?"
-        return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-
-    yield make
-    for schema in made:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def counts(db_url: str) -> tuple[int, int, int, int]:
