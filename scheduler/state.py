@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, exists, func, or_, select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from crawler import settings as defaults
 from scheduler.breaker import Breaker
@@ -267,7 +267,7 @@ _HISTORY_COLUMNS = (
 
 
 def prefetch_histories(session: Session, page_ids: list[int]) -> dict[int, list[Any]]:
-    """Load the version histories of many pages in one query, for `page_history` to use
+    """The version histories of many pages in one query, as `history_from_rows` reads them
     (a recheck of a thousand pages otherwise spends a query per page on it)."""
     rows = session.execute(
         select(Version.page_id, *_HISTORY_COLUMNS)
@@ -277,21 +277,17 @@ def prefetch_histories(session: Session, page_ids: list[int]) -> dict[int, list[
     histories: dict[int, list[Any]] = {page_id: [] for page_id in page_ids}
     for page_id, *columns in rows:
         histories[page_id].append(tuple(columns))
-    session.info["watchdesk_histories"] = histories
     return histories
 
 
-def page_history(session: Session, page: Page) -> PageHistory:
-    """The page's history as the cadence sees it: when each version was seen, its own date."""
-    prefetched = session.info.get("watchdesk_histories", {}).pop(page.id, None)
-    fresh = page.last_changed_at is not None and page.last_checked_at == page.last_changed_at
-    if prefetched is not None and not fresh:
-        rows = prefetched
-    else:  # not prefetched, or a version was stored in this very check
-        rows = session.execute(
-            select(*_HISTORY_COLUMNS).where(Version.page_id == page.id).order_by(Version.number)
-        ).all()
-    return history_from_rows(rows, page)
+def page_history_rows(session: Session, page_id: int) -> list[Any]:
+    """One page's history rows, oldest first (`prefetch_histories` for a single page)."""
+    return prefetch_histories(session, [page_id])[page_id]
+
+
+def history_row(version: Version) -> tuple[Any, ...]:
+    """The history row of a version not yet written (stored in the current check)."""
+    return (version.seen_at, version.modified, version.published, version.published_guessed)
 
 
 def history_from_rows(rows: Sequence[Any], page: Page) -> PageHistory:
@@ -329,10 +325,3 @@ def _parse_date(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def next_check_at(page: Page, now: datetime) -> datetime:
-    """When `page`, just checked at `now`, is due again under the adaptive policy."""
-    session = object_session(page)
-    assert session is not None, "the page must belong to the recording session"
-    return next_check(page_history(session, page), now, policy_from_env(), _RNG)

@@ -52,8 +52,9 @@ from crawler.items import FetchedPage
 from scheduler.cadence import deferred
 from scheduler.state import (
     history_from_rows,
-    next_check_at,
+    history_row,
     next_check_for,
+    page_history_rows,
     policy_from_env,
     prefetch_histories,
 )
@@ -63,6 +64,7 @@ from storage.repositories import (
     article_of,
     earlier_version,
     latest_version,
+    latest_versions,
     raw_html_of,
     reported_since,
 )
@@ -111,12 +113,16 @@ def record_checks(
     ids = [item.page_id for item in items]
     pages = {page.id: page for page in session.scalars(select(Page).where(Page.id.in_(ids)))}
     histories = prefetch_histories(session, ids)
-    quiet, results = [], {}
-    for item in items:
-        if _is_quiet(item, pages[item.page_id], rules, now):
-            quiet.append(item)
-        else:
-            results[id(item)] = record_check(session, item, now=now, rules=rules)
+    quiet = [item for item in items if _is_quiet(item, pages[item.page_id], rules, now)]
+    loud = [item for item in items if id(item) not in {id(q) for q in quiet}]
+    latest = latest_versions(session, [i.page_id for i in loud if histories[i.page_id]])
+    results, seen = {}, set()
+    for item in loud:
+        known = None
+        if item.page_id not in seen:  # a page checked twice in one batch reads the store
+            known = Known(latest.get(item.page_id), histories[item.page_id])
+        seen.add(item.page_id)
+        results[id(item)] = record_check(session, item, now=now, rules=rules, known=known)
     _record_quiet(session, quiet, pages, histories, now)
     return [results.get(id(item), CheckResult(Outcome.NOT_MODIFIED)) for item in items]
 
@@ -161,22 +167,39 @@ def _record_quiet(
     session.execute(update(Page), updates)
 
 
+@dataclass(frozen=True)
+class Known:
+    """What `record_checks` read for a whole batch in two queries, so one check needs none:
+    the page's latest version and its history rows (`scheduler.state.prefetch_histories`)."""
+
+    latest: Version | None
+    history: list[Any]
+
+
 def record_check(
     session: Session,
     item: FetchedPage,
     *,
     now: datetime,
     rules: CheckRules = CheckRules(),
+    known: Known | None = None,
 ) -> CheckResult:
-    """Apply one fetched page to the store; the caller commits."""
+    """Apply one fetched page to the store; the caller commits.
+
+    `known`: the page's latest version and history as read for the batch; None reads them
+    here (after a flush, so a version of this same transaction counts).
+    """
     page = session.get_one(Page, item.page_id)
-    latest = latest_version(session, page.id) if _needs_latest(item, page) else None
+    if known is None:
+        session.flush()
+        known = Known(latest_version(session, page.id), page_history_rows(session, page.id))
+    latest = known.latest if _needs_latest(item, page) else None
     previous = article_of(latest) if latest else None
     observation = _observe(item, latest, previous, now)
     decision = decide(observation, _memory(page), rules.confirmations, rules.confirm_after)
-    result = _apply(session, page, item, latest, previous, decision, now, rules)
+    result = _apply(session, page, item, known.latest, latest, previous, decision, now, rules)
     session.add(_fetch_row(item, result))
-    _update_page(page, item, decision, result, now, rules)
+    _update_page(page, item, decision, result, known.history, now, rules)
     return result
 
 
@@ -239,6 +262,7 @@ def _apply(
     session: Session,
     page: Page,
     item: FetchedPage,
+    newest: Version | None,
     latest: Version | None,
     previous: ArticleText | None,
     decision: Decision,
@@ -275,6 +299,7 @@ def _apply(
         extractor=EXTRACTOR_NAME,
         extractor_version=EXTRACTOR_VERSION,
         seen_at=now,
+        number=newest.number + 1 if newest else 1,
     )
     change = None
     if previous is not None and latest is not None:
@@ -360,6 +385,7 @@ def _add_change(
     diff: dict | None,
     now: datetime,
 ) -> Change:
+    session.flush()  # the versions of this check get their ids
     change = Change(
         page_id=page.id,
         from_version_id=before.id if before else None,
@@ -373,7 +399,7 @@ def _add_change(
         diff=diff or {},
     )
     session.add(change)
-    session.flush()
+    session.flush()  # the links name it
     # Imported here: the matcher (sentence encoder, ~120 MiB) loads only for a change.
     from storage.linking import link_change
 
@@ -386,7 +412,11 @@ _EXPLAINED = frozenset({Outcome.TRANSIENT, Outcome.SUSPECT})
 
 
 def _fetch_row(item: FetchedPage, result: CheckResult) -> Fetch:
-    return Fetch(**_fetch_values(item, result))
+    """The fetch row, tied to its version by the relationship: the version gets its id at
+    the batch's one flush (`_fetch_values` is for the bulk insert of quiet 304s)."""
+    values = _fetch_values(item, result)
+    del values["version_id"]
+    return Fetch(**values, version=result.version)
 
 
 def _fetch_values(item: FetchedPage, result: CheckResult) -> dict[str, Any]:
@@ -410,6 +440,7 @@ def _update_page(
     item: FetchedPage,
     decision: Decision,
     result: CheckResult,
+    history: list[Any],
     now: datetime,
     rules: CheckRules,
 ) -> None:
@@ -450,7 +481,10 @@ def _update_page(
         page.canonical_url = result.version.canonical_url or page.canonical_url
     # Last: the adaptive cadence reads the state, failures and versions set above; a
     # server's Retry-After beyond the retry cap defers the page past it.
-    page.next_check_at = deferred(next_check_at(page, now), now, item.retry_after)
+    if result.version is not None:
+        history = [*history, history_row(result.version)]
+    due = next_check_for(history_from_rows(history, page), now)
+    page.next_check_at = deferred(due, now, item.retry_after)
     if page.suspect_fingerprint is not None:
         # Come back when the suspect can be confirmed (or dropped), not days later.
         wait = max(timedelta(seconds=rules.confirm_after), policy_from_env().min_interval)

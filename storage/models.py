@@ -246,6 +246,7 @@ class Fetch(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     bytes: Mapped[int | None]
     version_id: Mapped[int | None] = mapped_column(ForeignKey("version.id"))
+    version: Mapped[Version | None] = relationship()
 
     def __repr__(self) -> str:
         return f"Fetch(page={self.page_id}, {self.outcome})"

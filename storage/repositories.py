@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.cards.model import Card
@@ -289,6 +289,22 @@ def latest_version(session: Session, page_id: int) -> Version | None:
     )
 
 
+def latest_versions(session: Session, page_ids: list[int]) -> dict[int, Version]:
+    """The newest stored version of each page that has one, in one query."""
+    if not page_ids:
+        return {}
+    newest = (
+        select(Version.page_id, func.max(Version.number).label("number"))
+        .where(Version.page_id.in_(page_ids))
+        .group_by(Version.page_id)
+        .subquery()
+    )
+    query = select(Version).join(
+        newest, (Version.page_id == newest.c.page_id) & (Version.number == newest.c.number)
+    )
+    return {version.page_id: version for version in session.scalars(query)}
+
+
 def earlier_version(
     session: Session, page_id: int, fingerprint: str, before_number: int
 ) -> Version | None:
@@ -337,16 +353,21 @@ def add_version(
     extractor_version: str,
     seen_at: datetime,
     compressed_body: bytes | None = None,
+    number: int | None = None,
 ) -> Version:
-    """Insert the next version of `page` (versions are never updated).
+    """Add the next version of `page` to the session (versions are never updated); it is
+    written at the session's next flush, with the rest of its batch.
 
     `compressed_body`: `body` already compressed (by the extraction worker), else it is
-    compressed here.
+    compressed here. `number`: the version's number when the caller knows the latest one,
+    else read from the store.
     """
-    previous = latest_version(session, page.id)
+    if number is None:
+        previous = latest_version(session, page.id)
+        number = previous.number + 1 if previous else 1
     version = Version(
         page_id=page.id,
-        number=(previous.number + 1) if previous else 1,
+        number=number,
         seen_at=seen_at,
         fingerprint=fingerprint,
         text_hash=text_hash,
@@ -366,7 +387,6 @@ def add_version(
         raw_html=compressed_body or zlib.compress(body, BODY_COMPRESSION_LEVEL),
     )
     session.add(version)
-    session.flush()
     return version
 
 
