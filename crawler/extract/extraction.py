@@ -157,11 +157,12 @@ def extract_page(
     if is_challenge_page(body, status):
         return PageExtraction(challenge=True)
     article = extract_article(body, url, content_type)
+    article_text_hash = text_hash(article)
     return PageExtraction(
         challenge=False,
         article=article,
-        fingerprint=fingerprint(article),
-        text_hash=text_hash(article),
+        fingerprint=fingerprint(article, article_text_hash),
+        text_hash=article_text_hash,
         compressed_body=zlib.compress(body, BODY_COMPRESSION_LEVEL),
     )
 
