@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: zlib level of the response bodies versions keep (zlib's default trade of time for size).
-BODY_COMPRESSION_LEVEL = 6
+#: zlib level of the response bodies versions keep. Measured on 1240 corpus pages (177 KiB
+#: each): level 6 (zlib's default) 3.1 ms and 34.5 KiB a page, level 3 1.4 ms and 38.6 KiB
+#: (+12 %), level 1 no faster and +19 %. Any level reads back with `zlib.decompress`.
+BODY_COMPRESSION_LEVEL = 3
 
 #: Names of the headline variants we record separately (OUTLETS.md, lesson 2).
 HEADLINE_VARIANTS = ("h1", "og:title", "title", "jsonld")

@@ -212,7 +212,7 @@ def text_hash(article: ArticleText) -> str:
     )
 
 
-def fingerprint(article: ArticleText) -> str:
+def fingerprint(article: ArticleText, article_text_hash: str | None = None) -> str:
     """SHA-256 identifying a version: `text_hash` plus byline, published and modified.
 
     Two hashes because a moved `dateModified` (or a new byline) with unchanged text is still
@@ -222,13 +222,14 @@ def fingerprint(article: ArticleText) -> str:
 
     Args:
         article: An extraction.
+        article_text_hash: `text_hash(article)` when the caller has it already.
 
     Returns:
         Hex digest.
     """
     return _sha256_json(
         {
-            "text": text_hash(article),
+            "text": article_text_hash or text_hash(article),
             "byline": normalise(article.byline or ""),
             "published": "" if article.published_guessed else (article.published or ""),
             "modified": article.modified or "",
