@@ -7,7 +7,10 @@ Passes, each a separate process (as a user runs them), against the same URLs and
   edited    `watchdesk crawl` after 10 % of the pages were edited
 For each: pages/s, ratio to the ceiling, peak RSS; then the database size.
 
-    python bench/recheck.py [--pages 1000] [--hosts 20] [--repeat 5]
+    python bench/recheck.py [--pages 1000] [--hosts 20] [--repeat 5] [--cited]
+
+`--cited`: an event card cites every page, so each change of the edited pass is linked to
+its watch items (the crawl's matcher process runs); without it no event cites them.
 
 Each pass is a whole process, start-up included, for the ceiling as for watchdesk.
 
@@ -96,6 +99,25 @@ def register(db_url: str, urls: list[str]) -> None:
             ensure_page(session, url, outlet, origin="bench")
 
 
+def cite(db_url: str, urls: list[str], env: dict[str, str]) -> None:
+    """Add an event whose card cites every page, with watch items the edit bears on."""
+    card = {
+        "slug": "bench-cited",
+        "title": "Ministry revises the figures of its reports",
+        "summary": "Officials revised published figures after a second review by the ministry.",
+        "watch": [
+            "Whether officials confirm that the figures in the report were revised.",
+            "Whether the ministry completes a second review of the report.",
+            "Whether the government publishes a new budget.",
+        ],
+        "sources": [{"outlet": "bench", "url": url, "language": "en"} for url in urls],
+    }
+    path = WORK / "card.yaml"  # JSON is YAML
+    path.write_text(json.dumps(card))
+    argv = [sys.executable, "-m", "crawler", "--db", db_url, "event", "add", str(path)]
+    subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True)
+
+
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     """Run a pass; return seconds, peak RSS (KiB) and stdout."""
     started = time.perf_counter()
@@ -145,6 +167,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cited", action="store_true", help="an event cites every page")
     parser.add_argument("--side-by-side", action="store_true", help="run ../shared/bench's harness")
     parser.add_argument("--work", type=Path, default=SIDE_BY_SIDE_WORK, help="its work folder")
     args = parser.parse_args()
@@ -184,6 +207,8 @@ def main() -> None:
     runs: dict[str, list[tuple[float, int]]] = {}
     with ReplayServer(WORK / "root", state="state1") as server:
         env = {**os.environ, "WATCHDESK_HOST_MAP": json.dumps(server.host_map())}
+        if args.cited:
+            cite(db_url, urls, env)
         for name, argv, state in plan:
             server.set_state(state)
             seconds, rss, _ = timed(argv, env)

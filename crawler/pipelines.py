@@ -1,5 +1,8 @@
 """Item pipelines: extraction in worker processes, then batched transactions of checks.
 
+Changes of cited articles and discovered articles are matched in one more process (the
+crawl's `MatcherProcess`, spawned at the first page that needs it), never in this one.
+
 Reads: WATCHDESK_DB, WATCHDESK_REMOVAL_CONFIRMATIONS, WATCHDESK_CONFIRM_AFTER,
 WATCHDESK_UNCONDITIONAL_AFTER, WATCHDESK_EXTRACT_WORKERS.
 """
@@ -8,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Self
 from weakref import WeakKeyDictionary
 
@@ -17,14 +22,17 @@ from scrapy.exceptions import DropItem
 
 from crawler.extract.pool import ExtractionFailed, ExtractionPool
 from crawler.items import FetchedPage
+from crawler.matching.process import MatcherProcess
 from storage.checks import CheckResult, CheckRules
 from storage.db import open_store
 from storage.leases import record_leased_checks
+from storage.linking import MATCHER
 from storage.repositories import release_pages, utcnow
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +136,7 @@ class RecordPipeline:
             unconditional_after=settings.getfloat("WATCHDESK_UNCONDITIONAL_AFTER", 86400.0),
         )
         self.writer = store_writer(crawler)
+        self.matcher = matcher_process(crawler)
         self.queue: list[tuple[FetchedPage, asyncio.Future[Recorded]]] = []
         self.writing = False
         self.timer: asyncio.TimerHandle | None = None
@@ -194,7 +203,7 @@ class RecordPipeline:
 
     def _record_batch(self, items: list[FetchedPage]) -> list[Recorded | BaseException]:
         try:
-            with self.sessions.begin() as session, session.no_autoflush:
+            with begin(self.sessions, self.matcher) as session, session.no_autoflush:
                 # Rows are written in one flush at commit (record_check flushes itself where
                 # it needs ids); quiet 304s in two bulk statements.
                 results = record_leased_checks(session, items, now=utcnow(), rules=self.rules)
@@ -207,7 +216,7 @@ class RecordPipeline:
 
     def _record_alone(self, item: FetchedPage) -> Recorded | BaseException:
         try:
-            with self.sessions.begin() as session:
+            with begin(self.sessions, self.matcher) as session:
                 (result,) = record_leased_checks(session, [item], now=utcnow(), rules=self.rules)
                 return self._keys(result)
         except Exception:
@@ -232,6 +241,10 @@ class RecordPipeline:
 
     def close_spider(self) -> None:
         self.writer.shutdown(wait=True)
+        self.matcher.close()
+        stats = self.crawler.stats
+        if stats is not None and self.matcher.replacements:
+            stats.set_value("watchdesk/match/process_replaced", self.matcher.replacements)
 
 
 class RecordError(RuntimeError):
@@ -249,6 +262,7 @@ class FollowupPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.sessions = open_store(crawler.settings.get("WATCHDESK_DB") or None)
+        self.matcher = matcher_process(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -257,8 +271,8 @@ class FollowupPipeline:
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         if not getattr(item, "discovered", False) or item.article is None:
             return item
-        # In the store's writer thread: one writer for SQLite, and the matcher (whose jieba
-        # tokenizer is shared) never runs in two threads at once.
+        # In the store's writer thread: one writer for SQLite, and one call at a time for
+        # the matcher process.
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(store_writer(self.crawler), self._score, item)
         stats = self.crawler.stats
@@ -268,11 +282,10 @@ class FollowupPipeline:
         return item
 
     def _score(self, item: FetchedPage) -> list[str]:
-        # Imported here: the matcher (sentence encoder) loads only when discovery scores.
         from storage.followups import record_followup
 
         keys = []
-        with self.sessions.begin() as session:
+        with begin(self.sessions, self.matcher) as session:
             for outcome in record_followup(session, item.page_id, now=utcnow()):
                 found = outcome.followup is not None
                 keys.append(f"watchdesk/followup/{'found' if found else 'off_topic'}")
@@ -295,3 +308,21 @@ def store_writer(crawler: Crawler) -> ThreadPoolExecutor:
     if crawler not in _WRITERS:
         _WRITERS[crawler] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
     return _WRITERS[crawler]
+
+
+_MATCHERS: WeakKeyDictionary[Crawler, MatcherProcess] = WeakKeyDictionary()
+
+
+def matcher_process(crawler: Crawler) -> MatcherProcess:
+    """The crawl's one matcher process (shared by the pipelines; spawned at its first call)."""
+    if crawler not in _MATCHERS:
+        _MATCHERS[crawler] = MatcherProcess()
+    return _MATCHERS[crawler]
+
+
+@contextmanager
+def begin(sessions: sessionmaker[Session], matcher: MatcherProcess) -> Iterator[Session]:
+    """A transaction whose links and follow-ups are scored by `matcher` (`storage.linking`)."""
+    with sessions.begin() as session:
+        session.info[MATCHER] = matcher
+        yield session

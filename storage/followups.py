@@ -3,8 +3,9 @@
 Everything a discovery run decides from lives in these tables, never in a spider's memory, so
 two workers can discover for the same outlet: a URL is claimed by inserting its `SeenUrl` row
 with "on conflict do nothing", and only the worker whose insert landed fetches the page.
-Relevance comes from the pure matcher (`crawler.matching.choose.relate` through
-`storage.linking.profile_of`); syndicated copies are grouped by `group_syndicated`.
+Relevance comes from the pure matcher (`crawler.matching.choose.relate`) through
+`storage.linking.relate_article`, in the session's matcher process when a crawl set one;
+syndicated copies are grouped by `group_syndicated`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from crawler.fetch.urls import url_key
 from crawler.matching.result import Relevance
+from crawler.matching.syndication import group_syndicated
+from storage.linking import relate_article
 from storage.models import Event, Followup, Outlet, Page, SeenUrl, Source, Version
 from storage.repositories import ensure_page, latest_version, still_rechecked
 
@@ -234,11 +237,6 @@ def record_followup(session: Session, page_id: int, now: datetime) -> list[Follo
     Returns:
         One outcome per citing event (empty when the page has no version or no outlet).
     """
-    # Imported here: the matcher (jieba, the sentence encoder) loads only when a discovered
-    # page is scored, not in every process that imports the spiders (the spider loader does).
-    from crawler.matching.choose import relate
-    from storage.linking import profile_of
-
     page = session.get_one(Page, page_id)
     version = latest_version(session, page_id)
     if version is None or page.outlet_id is None:
@@ -246,12 +244,7 @@ def record_followup(session: Session, page_id: int, now: datetime) -> list[Follo
     outlet_ids = _outlet_ids_on_host(session, page)
     outcomes = []
     for event in events_citing(session, outlet_ids):
-        relevance = relate(
-            profile_of(session, event),
-            title=version.title,
-            text=_text(version),
-            language=version.language,
-        )
+        relevance = relate_article(session, event, version)
         followup = (
             _store(session, event, page, version, relevance, now) if relevance.on_topic else None
         )
@@ -314,8 +307,6 @@ def regroup(session: Session, event: Event) -> None:
     versions = {url: (followup, version) for followup, url, version in rows}
     articles = [(url, v.title or "", _text(v), v.published) for url, (_, v) in versions.items()]
     used: set[str] = set()
-    from crawler.matching.syndication import group_syndicated  # jieba: see record_followup
-
     for group in group_syndicated(articles):
         members = sorted(((versions[url][0], url) for url in group), key=lambda m: m[0].id)
         oldest, oldest_url = members[0]

@@ -1,44 +1,54 @@
 """Link a change of a cited article to the watch items it bears on.
 
-The matcher (`crawler.matching.matcher`) is pure; this module feeds it each citing event's profile
-and stores the links with their evidence. Follow-ups share the same matcher.
+The matcher is pure (`crawler.matching`); this module reads each citing event's profile
+inputs from the store (`profile_key`) and stores the links with their evidence. Follow-ups
+share the same matcher (`relate_article`). Which process matches is the session's
+(`MATCHER` in `Session.info`): a crawl sets its `MatcherProcess`, so the crawl process never
+loads the matcher's libraries; other commands match here (`InProcess`).
 """
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.changes.classify import ChangeKind, Classification
-from crawler.matching.choose import Profile, build, relate_edit
-from crawler.matching.profile import MAX_SOURCES, ItemTerms, SourceText
+from crawler.matching.process import MAX_SOURCES, InProcess, Matcher, keyed_profile
+from crawler.matching.process import profile_key as key_of
 from storage.models import Change, ChangeLink, Event, Source, Version, WatchItem
 
+if TYPE_CHECKING:
+    from crawler.matching.choose import Profile
+    from crawler.matching.result import Relevance
 
-def profile_of(session: Session, event: Event) -> Profile:
-    """The matcher's view of an event: its card's text, entities, active watch items, and
-    its cited articles as first stored (the event told in their languages, `build_profile`).
+#: `Session.info` key of the `Matcher` that session's links are scored by.
+MATCHER = "watchdesk.matcher"
+_IN_PROCESS = InProcess()
+
+
+def matcher_of(session: Session) -> Matcher:
+    """The matcher this session's caller chose, else this process."""
+    return session.info.get(MATCHER) or _IN_PROCESS
+
+
+def profile_key(session: Session, event: Event) -> str:
+    """What the matcher's view of an event is built from (`crawler.matching.process`): its
+    card's text, entities, active watch items, and its cited articles as first stored (the
+    event told in their languages, `build_profile`).
 
     Events with editor overrides get the lexical matcher, others the term-free one
-    (`crawler.matching.choose`).
-
-    Built once per process for each version of the event and of its sources' first
-    versions (the key holds everything the profile is made from), since building embeds
-    the card's sentences. First versions, not the latest: a profile that followed every
-    edit of a cited article would drift, and the article as cited is what the card is about.
+    (`crawler.matching.choose`). The key holds everything the profile is made from, so a
+    profile is built once per process for each version of the event and of its sources'
+    first versions. First versions, not the latest: a profile that followed every edit of a
+    cited article would drift, and the article as cited is what the card is about.
     """
-    items = tuple(
-        ItemTerms(
-            id=item.number,
-            text=item.text,
-            terms={lang: tuple(words) for lang, words in (item.terms or {}).items()},
-        )
+    items = [
+        (item.number, item.text, {lang: list(words) for lang, words in (item.terms or {}).items()})
         for item in event.watch_items
         if item.active
-    )
+    ]
     cited = session.execute(
         select(Version.title, Version.paragraphs)
         .join(Source, Source.page_id == Version.page_id)
@@ -46,30 +56,21 @@ def profile_of(session: Session, event: Event) -> Profile:
         .order_by(Source.id)
         .limit(MAX_SOURCES)
     )
-    sources = [(title, "\n".join(paragraphs or [])) for title, paragraphs in cited]
-    key = json.dumps(
-        [event.title, event.lede, event.summary, event.entities, event.entity_terms,
-         event.match_overrides, [(i.id, i.text, i.terms) for i in items], sources],
-        sort_keys=True, ensure_ascii=False, default=list,
-    )  # fmt: skip
-    return _profile(key)
-
-
-@lru_cache(maxsize=64)
-def _profile(key: str) -> Profile:
-    """The profile for one serialised event (see `profile_of`)."""
-    title, lede, summary, entities, entity_terms, overrides, rows, sources = json.loads(key)
-    items = [ItemTerms(id=number, text=text, terms=terms) for number, text, terms in rows]
-    return build(
-        title=title,
-        lede=lede,
-        summary=summary,
-        entities=list(entities or []),
-        entity_terms={k: list(v) for k, v in (entity_terms or {}).items()},
+    return key_of(
+        title=event.title,
+        lede=event.lede,
+        summary=event.summary,
+        entities=event.entities,
+        entity_terms=event.entity_terms,
+        overrides=event.match_overrides,
         items=items,
-        overrides=overrides or None,
-        sources=[SourceText(title, text) for title, text in sources],
+        sources=[(title, "\n".join(paragraphs or [])) for title, paragraphs in cited],
     )
+
+
+def profile_of(session: Session, event: Event) -> Profile:
+    """The matcher's profile of an event, built in this process (`profile_key`)."""
+    return keyed_profile(profile_key(session, event))
 
 
 def citing_events(session: Session, page_id: int) -> list[Event]:
@@ -82,17 +83,33 @@ def citing_events(session: Session, page_id: int) -> list[Event]:
     return list(session.scalars(query))
 
 
+def relate_article(session: Session, event: Event, version: Version) -> Relevance:
+    """How a stored article relates to an event (the session's matcher, `matcher_of`)."""
+    return matcher_of(session).relate(
+        profile_key(session, event),
+        title=version.title,
+        text="\n".join(version.paragraphs or []),
+        language=version.language,
+    )
+
+
 def link_change(
     session: Session, change: Change, classification: Classification, version: Version | None
 ) -> list[ChangeLink]:
-    """Store links from `change` to the watch items its added/removed text bears on."""
+    """Store links from `change` to the watch items its added/removed text bears on.
+
+    Raises:
+        MatcherFailed: the session's matcher process died twice: the caller's transaction
+            fails and the check is recorded again later, never without its links.
+    """
     if not classification.added and not classification.removed:
         return []
     links = []
+    matcher = matcher_of(session)
     for event in citing_events(session, change.page_id):
         by_number = {item.number: item for item in event.watch_items if item.active}
-        matches = relate_edit(
-            profile_of(session, event),
+        matches = matcher.relate_edit(
+            profile_key(session, event),
             title=version.title
             if version and ChangeKind.HEADLINE in classification.kinds
             else None,

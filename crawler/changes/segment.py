@@ -12,12 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from functools import lru_cache
-
-import jieba
+from functools import cache, lru_cache
+from types import ModuleType
 
 logger = logging.getLogger(__name__)
-jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to log
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
@@ -99,7 +97,17 @@ def tokenize(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def _cut_chinese(run: str) -> tuple[str, ...]:
     """Cut one run of Chinese characters into words (cached: paragraphs repeat across versions)."""
-    return tuple(jieba.cut(run, HMM=False))
+    return tuple(_jieba().cut(run, HMM=False))
+
+
+@cache
+def _jieba() -> ModuleType:
+    """jieba, imported at the first Chinese text: its import alone is ~16 MiB of a crawl
+    process that may never diff Chinese."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to log
+    return jieba
 
 
 def words(text: str) -> list[str]:

@@ -28,6 +28,7 @@ from babel import Locale
 
 from crawler.matching.encoder import embed
 from crawler.matching.places import find_places
+from crawler.matching.process import MAX_SOURCES
 from crawler.matching.terms import normalise_overrides
 from crawler.matching.text import (
     chinese_names,
@@ -43,9 +44,6 @@ _SPAN_RE = re.compile(
     r"(?:\s+(?:(?:de|del|la|of|the|y)\s+)?(?:[A-ZÁÉÍÓÚÑ][\w’'-]*|\d[\w.,%-]*))*"
 )
 _WHETHER_RE = re.compile(r"^\s*whether\s+", re.IGNORECASE)
-#: Cited articles the profile reads (the card's first; a card cites six to ten, a generated
-#: one may cite a thousand, and each costs an encoder pass when the profile is built).
-MAX_SOURCES = 10
 #: Sentences of each cited article the profile reads (headline and lead).
 SOURCE_SENTENCES = 12
 _MONTHS = frozenset(fold(m) for m in Locale("en").months["format"]["wide"].values())

@@ -14,11 +14,12 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from functools import cache
+from typing import TYPE_CHECKING
 
-import jieba
-import jieba.posseg
-import opencc
 import snowballstemmer
+
+if TYPE_CHECKING:
+    import opencc
 
 _NEXT = r"(?=[\"'(\[¿¡“«]?[A-ZÁÉÍÓÚÑ0-9])"
 _SENTENCE_RE = re.compile(
@@ -56,7 +57,10 @@ def fold_latin(text: str) -> str:
 
 @cache
 def _t2s() -> opencc.OpenCC:
-    """OpenCC's traditional-to-simplified converter, built once."""
+    """OpenCC's traditional-to-simplified converter, built once (imported on first Chinese
+    text, like jieba: see `chinese_names`)."""
+    import opencc
+
     return opencc.OpenCC("t2s")
 
 
@@ -132,10 +136,17 @@ def stem_key(text: str, language: str | None = None) -> str:
 
 
 def chinese_names(text: str) -> list[str]:
-    """Names jieba tags in Chinese text (people, places, organisations), simplified."""
+    """Names jieba tags in Chinese text (people, places, organisations), simplified.
+
+    jieba is imported on the first Chinese text, not with this module: `jieba.posseg`'s
+    import is ~68 MiB (its HMM tables) and its dictionary another ~68 MiB on first use
+    (measured, RSS), which a profile and edits without Chinese never need.
+    """
     if not has_cjk(text):
         return []
     simplified = fold_cjk(text)
     with _lock:
+        import jieba.posseg
+
         pairs = list(jieba.posseg.cut(simplified))
     return [p.word for p in pairs if p.flag in _NAME_TAGS and len(p.word) >= 2]

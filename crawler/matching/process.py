@@ -1,0 +1,198 @@
+"""The matcher behind a profile key, in this process or in one spawned process of its own.
+
+Why a process of its own: the matcher's libraries cost more memory than a crawl's own work
+(measured, RSS: the sentence encoder ~113 MiB once loaded, jieba ~136 MiB once Chinese is
+read, CLDR and stemmers a few more), and the crawl only needs them for the few pages whose
+cited text changed. `MatcherProcess` runs them in one spawned worker, started at the first
+call and reused; the caller blocks on the answer (a store's writer thread: waiting on a pipe
+releases the GIL, so the crawl's event loop goes on meanwhile).
+
+A profile travels as its key (`profile_key`): the JSON of everything it is built from, so the
+worker builds each profile once (`keyed_profile`, cached) and builds it exactly as this
+process would. `InProcess` calls the same functions here, for commands that match once.
+
+A worker that dies is replaced and the call is made again once (`crawler.processes`); if it
+dies again the call raises `MatcherFailed`, so the caller's transaction fails rather than
+store a change without its links. This module imports no matcher library itself: the
+matcher is imported by the functions that run it. Pure: no Scrapy, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from crawler.processes import ATTEMPTS, SpawnedPool
+
+if TYPE_CHECKING:
+    from crawler.matching.choose import Profile
+    from crawler.matching.result import ItemMatch, Relevance
+
+LOGGER = logging.getLogger(__name__)
+
+#: Cited articles a profile reads (the card's first; a card cites six to ten, a generated
+#: one may cite a thousand, and each costs an encoder pass when the profile is built).
+MAX_SOURCES = 10
+
+
+class MatcherFailed(RuntimeError):
+    """The matcher process died on both tries of a call (or was closed)."""
+
+
+def profile_key(
+    *,
+    title: str,
+    lede: str | None,
+    summary: str,
+    entities: Sequence[str] | None,
+    entity_terms: Mapping[str, Sequence[str]] | None,
+    overrides: Mapping[str, Any] | None,
+    items: Sequence[tuple[int, str, Mapping[str, Sequence[str]]]],
+    sources: Sequence[tuple[str | None, str]],
+) -> str:
+    """Everything an event's profile is built from, as one string (see `keyed_profile`).
+
+    Args:
+        items: the active watch items as (number, text, editor terms by language).
+        sources: the cited articles' first versions as (title, text), at most `MAX_SOURCES`.
+    """
+    return json.dumps(
+        [title, lede, summary, entities, entity_terms, overrides, items, sources],
+        sort_keys=True,
+        ensure_ascii=False,
+        default=list,
+    )
+
+
+@lru_cache(maxsize=64)
+def keyed_profile(key: str) -> Profile:
+    """The profile for one `profile_key`, built once per process (building embeds the card's
+    sentences)."""
+    from crawler.matching.choose import build
+    from crawler.matching.profile import ItemTerms, SourceText
+
+    title, lede, summary, entities, entity_terms, overrides, rows, sources = json.loads(key)
+    return build(
+        title=title,
+        lede=lede,
+        summary=summary,
+        entities=list(entities or []),
+        entity_terms={k: list(v) for k, v in (entity_terms or {}).items()},
+        items=[ItemTerms(id=number, text=text, terms=terms) for number, text, terms in rows],
+        overrides=overrides or None,
+        sources=[SourceText(title, text) for title, text in sources],
+    )
+
+
+def relate_edit_keyed(
+    key: str, title: str | None, added: Sequence[str], removed: Sequence[str], language: str | None
+) -> tuple[ItemMatch, ...]:
+    """`choose.relate_edit` on the profile of `key`."""
+    from crawler.matching.choose import relate_edit
+
+    return relate_edit(
+        keyed_profile(key), title=title, added=added, removed=removed, language=language
+    )
+
+
+def relate_keyed(key: str, title: str | None, text: str, language: str | None) -> Relevance:
+    """`choose.relate` on the profile of `key`."""
+    from crawler.matching.choose import relate
+
+    return relate(keyed_profile(key), title=title, text=text, language=language)
+
+
+class Matcher(Protocol):
+    """Where keyed matcher calls run: `InProcess` or a `MatcherProcess`."""
+
+    def relate_edit(
+        self,
+        key: str,
+        *,
+        title: str | None,
+        added: Sequence[str],
+        removed: Sequence[str],
+        language: str | None,
+    ) -> tuple[ItemMatch, ...]: ...
+
+    def relate(
+        self, key: str, *, title: str | None, text: str, language: str | None
+    ) -> Relevance: ...
+
+
+class InProcess:
+    """The matcher in this process (the CLI's `match`, reports, the evaluation)."""
+
+    def relate_edit(
+        self,
+        key: str,
+        *,
+        title: str | None,
+        added: Sequence[str],
+        removed: Sequence[str],
+        language: str | None,
+    ) -> tuple[ItemMatch, ...]:
+        return relate_edit_keyed(key, title, added, removed, language)
+
+    def relate(self, key: str, *, title: str | None, text: str, language: str | None) -> Relevance:
+        return relate_keyed(key, title, text, language)
+
+
+class MatcherProcess:
+    """The matcher in one spawned process, started at the first call and reused."""
+
+    def __init__(self) -> None:
+        self._pool = SpawnedPool(1)
+
+    @property
+    def replacements(self) -> int:
+        """How many times the process died and was replaced."""
+        return self._pool.replacements
+
+    @property
+    def started(self) -> bool:
+        """Whether the process exists (it is spawned at the first call)."""
+        return self._pool.started
+
+    def pids(self) -> list[int]:
+        """The live process's id, if any (for tests and diagnostics)."""
+        return self._pool.pids()
+
+    def relate_edit(
+        self,
+        key: str,
+        *,
+        title: str | None,
+        added: Sequence[str],
+        removed: Sequence[str],
+        language: str | None,
+    ) -> tuple[ItemMatch, ...]:
+        return self._call(relate_edit_keyed, key, title, list(added), list(removed), language)
+
+    def relate(self, key: str, *, title: str | None, text: str, language: str | None) -> Relevance:
+        return self._call(relate_keyed, key, title, text, language)
+
+    def _call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """`function(*args)` in the process; once more on a new process if it died.
+
+        Raises:
+            MatcherFailed: the process died on both tries, or this matcher is closed.
+        """
+        for _ in range(ATTEMPTS):
+            executor = self._pool.start()
+            if executor is None:
+                break
+            try:
+                return executor.submit(function, *args).result()
+            except BrokenProcessPool:
+                LOGGER.warning("the matcher process died; replacing it")
+                self._pool.replace(executor)
+        raise MatcherFailed("the matcher process died twice on one call (or was closed)")
+
+    def close(self) -> None:
+        """Stop the process (waiting for a call in flight)."""
+        self._pool.close()
