@@ -58,6 +58,7 @@ from scheduler.state import (
     policy_from_env,
     prefetch_histories,
 )
+from storage.linking import link_change
 from storage.models import Change, Fetch, Page, Version
 from storage.repositories import (
     add_version,
@@ -400,9 +401,6 @@ def _add_change(
     )
     session.add(change)
     session.flush()  # the links name it
-    # Imported here: the matcher (sentence encoder, ~120 MiB) loads only for a change.
-    from storage.linking import link_change
-
     link_change(session, change, classification, after or before)
     return change
 
