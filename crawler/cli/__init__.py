@@ -25,7 +25,7 @@ COMMANDS = {
     "diff": "crawler.cli.report:diff",
     "worker": "crawler.cli.worker:worker",
     "daemon": "crawler.cli.daemon:daemon",
-    "status": "crawler.cli.daemon:status",
+    "status": "crawler.cli.status:status",
     "match": "crawler.cli.match:match",
     "demo": "crawler.cli.demo:demo",
 }

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, maybe Alembic) is imported when a command opens it
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -38,6 +39,14 @@ class Context:
         from storage.db import open_store
 
         return open_store(self.url)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The store's engine, with the schema upgraded: for read-only commands, which query
+        the Core tables (`storage.overview`) and so never import the ORM."""
+        from storage.db import open_engine
+
+        return open_engine(self.url)
 
 
 pass_context = click.make_pass_decorator(Context)
