@@ -118,20 +118,35 @@ def _stored_revision(engine: Engine) -> str | None:
     return rows[0][0] if len(rows) == 1 else None
 
 
+class StoreError(RuntimeError):
+    """The store cannot be brought to this version's schema (a newer watchdesk wrote it)."""
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it already is).
 
     The common case, a database already at the head of the migration files, costs one
     query and no Alembic import; anything else goes through Alembic.
+
+    Raises:
+        StoreError: when Alembic cannot (a revision these migrations do not know).
     """
     head = _migration_head()
     if head is not None and _stored_revision(engine) == head:
         return
-    if not is_current(engine):
-        from alembic import command
+    from alembic import command
+    from alembic.util import CommandError
 
+    try:
+        if is_current(engine):
+            return
         logger.info("upgrading database schema at %s", engine.url.render_as_string())
         command.upgrade(alembic_config(engine), "head")
+    except CommandError as exc:
+        raise StoreError(
+            f"cannot bring the store at {engine.url.render_as_string()} to this version's "
+            f"schema ({exc}); was it written by a newer watchdesk?"
+        ) from exc
 
 
 def open_engine(url: str | None = None) -> Engine:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from crawler.config import watchdesk_setting_names
 from scheduler import names, state
@@ -246,6 +246,17 @@ def test_status_and_event_list_show_what_the_store_holds(
     listed = runner.invoke(main, ["--db", db_url, "event", "list"])
     assert listed.exit_code == 0, listed.output
     assert re.search(r"paraguay-pena-taiwan-2026 │ 2026-05-08 │ 7 ", listed.output), listed.output
+
+
+def test_a_store_from_a_newer_watchdesk_is_a_clear_error(sqlite_url: str) -> None:
+    assert run_cli("event", "add", str(SEED), db=sqlite_url).returncode == 0
+    with open_store(sqlite_url).begin() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    for command in (["status"], ["event", "list"], ["event", "show", "x"]):
+        result = run_cli(*command, db=sqlite_url)
+        assert result.returncode == 1, command
+        assert "was it written by a newer watchdesk?" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_help_lists_each_command_with_its_own_summary() -> None:
