@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.cli.common import Context, pass_context
+from storage.overview import events_with_counts
 
 if TYPE_CHECKING:
     from storage.models import Page
@@ -98,8 +99,6 @@ def describe_delta(delta: EventDelta) -> list[str]:
 @pass_context
 def event_list(ctx: Context) -> None:
     """List stored events with their source counts."""
-    from storage.overview import events_with_counts
-
     table = Table("slug", "date", "sources", "title")
     with ctx.engine.connect() as connection:
         rows = events_with_counts(connection)
