@@ -1,21 +1,26 @@
 """What the read-only commands show (`watchdesk event list`, `watchdesk status`), read with
 Core queries on `storage.schema`.
 
-They answer in a fraction of a second because they import neither the ORM nor the mapped
-classes, the scheduler or the crawler; each function takes a `Connection` (a `Session`
-works as well: the daemon reads its breakers and digests through the same functions).
+They stay quick because this imports neither the ORM nor the mapped classes, the
+scheduler's state or the crawler (only the pure `scheduler.breaker` and `scheduler.names`).
+Each function takes a `Connection` or a `Session`: the daemon reads its leader lease,
+breakers and last digests through the same functions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, and_, func, select
 
 from scheduler.breaker import Breaker
 from scheduler.names import BREAKER_PREFIX, DIGEST_KIND, slug_key
 from storage.schema import event, host_lease, lease, outlet, page, run, source, worker
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class EventRow:
     """Active sources (a retired citation is not counted)."""
 
 
-def events_with_counts(connection: Connection) -> list[EventRow]:
+def events_with_counts(connection: Connection | Session) -> list[EventRow]:
     """Every event, the newest first, with its active source count."""
     query = (
         select(event.c.slug, event.c.date, event.c.title, func.count(source.c.id))
@@ -47,7 +52,7 @@ class LeaseRow:
     until: datetime
 
 
-def get_lease(connection: Connection, name: str) -> LeaseRow | None:
+def get_lease(connection: Connection | Session, name: str) -> LeaseRow | None:
     """The named lease, held or expired, or None."""
     row = connection.execute(
         select(lease.c.owner, lease.c.until).where(lease.c.name == name)
@@ -55,7 +60,7 @@ def get_lease(connection: Connection, name: str) -> LeaseRow | None:
     return None if row is None else LeaseRow(*row)
 
 
-def load_breakers(connection: Connection) -> dict[str, Breaker]:
+def load_breakers(connection: Connection | Session) -> dict[str, Breaker]:
     """host -> its tripped breaker (closed breakers have no row)."""
     rows = connection.execute(
         select(lease.c.name, lease.c.owner, lease.c.until).where(
@@ -68,7 +73,7 @@ def load_breakers(connection: Connection) -> dict[str, Breaker]:
     }
 
 
-def last_digest(connection: Connection, slug: str) -> datetime | None:
+def last_digest(connection: Connection | Session, slug: str) -> datetime | None:
     """When the event's newest digest period ended (None: never)."""
     return connection.scalar(
         select(run.c.finished_at)
@@ -91,7 +96,7 @@ class WorkerRow:
     hosts: int
 
 
-def list_workers(connection: Connection, now: datetime) -> list[WorkerRow]:
+def list_workers(connection: Connection | Session, now: datetime) -> list[WorkerRow]:
     """Every registered worker with the pages and hosts it holds now."""
     page_counts = connection.execute(
         select(page.c.lease_owner, func.count(page.c.id))
@@ -135,7 +140,9 @@ class EventSchedule:
     """In citation order (source id)."""
 
 
-def event_schedules(connection: Connection, slug: str | None = None) -> list[EventSchedule]:
+def event_schedules(
+    connection: Connection | Session, slug: str | None = None
+) -> list[EventSchedule]:
     """Each event (or only `slug`'s), in the order they were added, with its active sources:
     two queries, whatever the number of sources."""
     query = select(event.c.id, event.c.slug).order_by(event.c.id)
@@ -172,7 +179,7 @@ class OutletRow:
     discovery_failures: int
 
 
-def list_outlets(connection: Connection) -> list[OutletRow]:
+def list_outlets(connection: Connection | Session) -> list[OutletRow]:
     """Every outlet by name, with its discovery schedule."""
     rows = connection.execute(
         select(
