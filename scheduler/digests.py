@@ -9,7 +9,6 @@ one digest for the whole gap, not one per missed time.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from datetime import datetime, timedelta
@@ -20,17 +19,14 @@ from platformdirs import user_data_dir
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduler.names import DIGEST_KIND, slug_key
 from storage.models import Change, Event, Run, Source, Version
 
 if TYPE_CHECKING:
-    # APScheduler and the renderers (Jinja2) are imported by the functions that use them, so
-    # `watchdesk status` (which only asks `last_digest`) does not pay for them.
+    # APScheduler and the renderers (Jinja2) are imported by the functions that use them.
     from apscheduler.triggers.cron import CronTrigger
 
     from crawler.reports.atom import Feed, FeedEntry
-
-DIGEST_KIND = "digest"
-
 
 # --- when ---------------------------------------------------------------------------------------
 
@@ -53,23 +49,6 @@ def digest_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
 def next_digest_at(trigger: CronTrigger, last: datetime) -> datetime | None:
     """The first digest time strictly after `last` (None: the cron line never fires again)."""
     return trigger.get_next_fire_time(None, last + timedelta(seconds=1))
-
-
-def slug_key(slug: str) -> str:
-    """The slug as a `run.owner` (64 characters at most, still unique)."""
-    if len(slug) <= 64:
-        return slug
-    return slug[:47] + "~" + hashlib.sha1(slug.encode(), usedforsecurity=False).hexdigest()[:16]
-
-
-def last_digest(session: Session, slug: str) -> datetime | None:
-    """When the event's newest digest period ended (None: never)."""
-    return session.scalar(
-        select(Run.finished_at)
-        .where(Run.kind == DIGEST_KIND, Run.owner == slug_key(slug))
-        .order_by(Run.finished_at.desc())
-        .limit(1)
-    )
 
 
 def record_digest(

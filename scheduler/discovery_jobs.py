@@ -28,6 +28,8 @@ from crawler.interrupt import refuses_crawls
 from crawler.running import crawl_once
 from scheduler import state
 from scheduler.breaker import Phase, phase
+from scheduler.names import DISCOVERY_PREFIX
+from storage import overview
 from storage.repositories import utcnow
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ class OutletDiscovery:
 
     def release(self, session: Session, host: str) -> None:
         """Give the outlet lease of `host` back (its run is over)."""
-        state.release_lease(session, state.DISCOVERY_PREFIX + host, self.owner)
+        state.release_lease(session, DISCOVERY_PREFIX + host, self.owner)
 
     async def run(self, host: str, spider: str, outlet: str, crawl_owner: str) -> dict[str, Any]:
         """One discovery crawl of `host`, then its next time (with the failures' backoff,
@@ -133,7 +135,7 @@ class OutletDiscovery:
         try:
             with self.sessions.begin() as session:
                 now = utcnow()
-                breakers = state.load_breakers(session)
+                breakers = overview.load_breakers(session)
                 blocked = {h for h, b in breakers.items() if phase(b, now) == Phase.OPEN}
                 names = state.outlet_names(session)
                 for host in self.due(session, now, skip=blocked):

@@ -40,20 +40,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.reports.notify import notify, parse_urls
 from crawler.reports.render import render
 from crawler.running import crawl_once
-from scheduler import state
+from scheduler import names, state
 from scheduler.breaker import BreakerRules, Phase, after_fetches, phase
 from scheduler.digests import (
     atomic_write,
     digest_paths,
     digest_trigger,
-    last_digest,
     next_digest_at,
     record_digest,
     reports_dir,
     write_feed,
 )
 from scheduler.discovery_jobs import OutletDiscovery, discovery_interval
-from storage import leases, workers
+from storage import leases, overview, workers
 from storage.reporting import build_report
 from storage.repositories import release_pages, utcnow
 
@@ -200,9 +199,9 @@ class Worker:
             if not lead:
                 return bool(self.leading)
             held = state.take_lease(
-                session, state.DAEMON_LEASE, self.owner, self.config.leader_ttl, now
+                session, names.DAEMON_LEASE, self.owner, self.config.leader_ttl, now
             )
-            holder = None if held else state.get_lease(session, state.DAEMON_LEASE)
+            holder = None if held else overview.get_lease(session, names.DAEMON_LEASE)
         if held != self.leading:  # log changes only, not every tick
             if held:
                 logger.info("daemon %s leads: digests and feeds are its own", self.owner)
@@ -230,7 +229,7 @@ class Worker:
         """Lease hosts with due work (pages, or an outlet's discovery), claim their pages."""
         ttl = self.config.lease_ttl
         with self.sessions.begin() as session:
-            breakers = state.load_breakers(session)
+            breakers = overview.load_breakers(session)
             blocked = {h for h, b in breakers.items() if phase(b, now) == Phase.OPEN}
             for host in blocked:
                 state.push_back(session, host, breakers[host].until)
@@ -311,7 +310,7 @@ class Worker:
     def _update_breaker(self, host: str) -> None:
         rules, now = self.config.breaker, utcnow()
         with self.sessions.begin() as session:
-            before = state.load_breakers(session).get(host)
+            before = overview.load_breakers(session).get(host)
             recent = state.recent_failures(session, host, rules.threshold)
             after = after_fetches(before, recent, now, rules)
             state.save_breaker(session, host, after)
@@ -365,7 +364,9 @@ class Worker:
         until = now - DIGEST_SETTLE
         with self.sessions() as session:
             events = state.event_slugs(session)
-            last = {slug: last_digest(session, slug) or created for slug, created in events}
+            last = {
+                slug: overview.last_digest(session, slug) or created for slug, created in events
+            }
         for slug, since in last.items():
             due = next_digest_at(trigger, since)
             if due is not None and due <= until:

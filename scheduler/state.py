@@ -29,15 +29,10 @@ from sqlalchemy.orm import Session
 from crawler import settings as defaults
 from scheduler.breaker import Breaker
 from scheduler.cadence import PageHistory, Policy, next_check
+from scheduler.names import BREAKER_PREFIX, DISCOVERY_PREFIX
 from storage.models import Change, Event, Fetch, Lease, Outlet, Page, Source, Version
 from storage.repositories import still_rechecked
 
-#: The leader lease: its holder runs the once-only work (digests, notifications, feeds).
-#: The row keeps its first name, from when only its holder ticked: no migration needed.
-DAEMON_LEASE = "daemon-tick"
-#: An outlet lease: one discovery run per outlet host at a time, fleet-wide.
-DISCOVERY_PREFIX = "discovery:"
-BREAKER_PREFIX = "breaker:"
 #: Outcomes that count as a failed fetch for the breaker (a 404 is an answer, not an outage).
 FAILED_OUTCOMES = frozenset({"transient"})
 #: Fetch errors that are refusals, not the outlet failing: its robots.txt said no (Scrapy's
@@ -82,21 +77,7 @@ def release_lease(session: Session, name: str, owner: str) -> None:
     session.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
 
 
-def get_lease(session: Session, name: str) -> Lease | None:
-    """The lease row, held or expired, or None."""
-    return session.get(Lease, name)
-
-
 # --- breakers --------------------------------------------------------------------------------
-
-
-def load_breakers(session: Session) -> dict[str, Breaker]:
-    """host -> its tripped breaker (closed breakers have no row)."""
-    rows = session.scalars(select(Lease).where(Lease.name.startswith(BREAKER_PREFIX)))
-    return {
-        row.name.removeprefix(BREAKER_PREFIX): Breaker(row.until, int(row.owner or 1))
-        for row in rows
-    }
 
 
 def save_breaker(session: Session, host: str, breaker: Breaker | None) -> None:

@@ -6,19 +6,19 @@ Reads: WATCHDESK_DB (environment) or the URL given by the caller (`watchdesk --d
 
 from __future__ import annotations
 
-import ast
 import logging
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_data_dir
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.orm import Session, sessionmaker
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the ORM only for sessions: read-only commands query the Core tables
     from alembic.config import Config
+    from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 
@@ -78,32 +78,31 @@ def is_current(engine: Engine) -> bool:
         return MigrationContext.configure(connection).get_current_revision() == head
 
 
+#: `revision = "…"` / `down_revision = …` at the top level of a migration file.
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
+
+
 def _migration_head() -> str | None:
     """The newest revision, read from the migration files without importing Alembic.
 
-    None when the files do not give one clear head (a parse failure, several heads): the
-    caller then asks Alembic.
+    A line scan, not a parse (parsing the files cost more than the rest of opening the
+    store). None when the files do not give one clear head (an unreadable file or value,
+    several heads): the caller then asks Alembic.
     """
     parents: dict[str, tuple[str, ...]] = {}
     try:
         for path in (MIGRATIONS / "versions").glob("*.py"):
-            values: dict[str, Any] = {}
-            for node in ast.parse(path.read_text(encoding="utf-8")).body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    target, value = node.targets[0], node.value
-                elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                    target, value = node.target, node.value
-                else:
-                    continue
-                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
-                    values[target.id] = ast.literal_eval(value)
+            values = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
             if "revision" not in values:
                 continue  # __init__.py and other helpers
-            down = values.get("down_revision")
-            parents[values["revision"]] = (
-                () if down is None else (down,) if isinstance(down, str) else tuple(down)
-            )
-    except (OSError, SyntaxError, ValueError, TypeError):
+            revision = _QUOTED.fullmatch(values["revision"])
+            down = values.get("down_revision", "None")
+            downs = tuple(_QUOTED.findall(down))
+            if revision is None or (not downs and down != "None"):
+                return None
+            parents[revision[1]] = downs
+    except OSError:
         return None
     referenced = {parent for ups in parents.values() for parent in ups}
     heads = [revision for revision in parents if revision not in referenced]
@@ -119,33 +118,64 @@ def _stored_revision(engine: Engine) -> str | None:
     return rows[0][0] if len(rows) == 1 else None
 
 
+class StoreError(RuntimeError):
+    """The store cannot be brought to this version's schema (a newer watchdesk wrote it)."""
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it already is).
 
     The common case, a database already at the head of the migration files, costs one
     query and no Alembic import; anything else goes through Alembic.
+
+    Raises:
+        StoreError: when Alembic cannot (a revision these migrations do not know).
     """
     head = _migration_head()
     if head is not None and _stored_revision(engine) == head:
         return
-    if not is_current(engine):
-        from alembic import command
+    from alembic import command
+    from alembic.util import CommandError
 
+    try:
+        if is_current(engine):
+            return
         logger.info("upgrading database schema at %s", engine.url.render_as_string())
         command.upgrade(alembic_config(engine), "head")
+    except CommandError as exc:
+        raise StoreError(
+            f"cannot bring the store at {engine.url.render_as_string()} to this version's "
+            f"schema ({exc}); was it written by a newer watchdesk?"
+        ) from exc
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """The engine on the store, with the schema upgraded: what read-only commands start
+    with (they query the Core tables of `storage.schema`, no ORM).
+
+    One per URL and process, and the schema is checked once.
+    """
+    return _open_engine(resolve_url(url))
+
+
+@cache
+def _open_engine(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
 
 
 def open_store(url: str | None = None) -> sessionmaker[Session]:
-    """Engine + schema upgrade + session factory: what every command starts with.
+    """Engine + schema upgrade + session factory: what every writing command starts with.
 
     One per URL and process: the spider, the pipelines and the run extension of a crawl
-    share the engine and its pool, and the schema is checked once.
+    share the engine and its pool.
     """
     return _open_store(resolve_url(url))
 
 
 @cache
 def _open_store(url: str) -> sessionmaker[Session]:
-    engine = make_engine(url)
-    upgrade(engine)
-    return sessionmaker(engine, expire_on_commit=False)
+    from sqlalchemy.orm import sessionmaker
+
+    return sessionmaker(_open_engine(url), expire_on_commit=False)

@@ -36,10 +36,11 @@ from sqlalchemy.orm import Session
 
 from crawler import settings as defaults
 from crawler.items import FetchedPage
-from scheduler.state import BREAKER_PREFIX
+from scheduler.names import BREAKER_PREFIX
 from storage.checks import CheckResult, CheckRules, record_checks
-from storage.models import HostLease, Lease, Page, UTCDateTime
+from storage.models import HostLease, Lease, Page
 from storage.repositories import still_rechecked
+from storage.schema import UTCDateTime
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

@@ -1,91 +1,44 @@
-"""SQLAlchemy 2.x models: the database is the source of truth for every crawl decision.
+"""The ORM classes, mapped onto the Core tables of `storage.schema` (the one definition of
+the schema: columns, types, constraints, indexes). Here only what the ORM adds: the classes,
+typed attributes, relationships, and the one deferred column.
 
-Nothing a second crawler process would need lives in memory: validators, page states,
-failure counters, due times and leases are columns here. Versions are insert-only.
+The annotations only type the attributes; the columns come from `__table__`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    DateTime,
-    Float,
-    ForeignKey,
-    LargeBinary,
-    MetaData,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, relationship
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend.
-
-    SQLite has no timezone type and hands back naive values; comparing those with aware ones
-    raises. Store naive UTC everywhere and give back aware UTC.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+from storage import schema
+from storage.schema import UTCDateTime  # noqa: F401  (the migrations name it storage.models.UTCDateTime)
 
 
 class Base(DeclarativeBase):
-    """Declarative base with a naming convention, so Alembic names constraints the same on
-    SQLite and PostgreSQL."""
+    """Declarative base over the schema's metadata (the naming convention is there)."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dict[str, Any]: JSON,
-        list[Any]: JSON,
-        datetime: UTCDateTime(),
-    }
+    metadata = schema.metadata
 
 
 class Event(Base):
     """An event card as last added."""
 
-    __tablename__ = "event"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(200), unique=True)
-    title: Mapped[str] = mapped_column(Text)
-    lede: Mapped[str | None] = mapped_column(Text)
-    type: Mapped[str | None] = mapped_column(String(50))
-    date: Mapped[str | None] = mapped_column(String(40))
-    summary: Mapped[str] = mapped_column(Text, default="")
-    canonical_url: Mapped[str | None] = mapped_column(Text)
-    entities: Mapped[list[Any]] = mapped_column(default=list)
-    entity_terms: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    match_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    """Editor-steered matcher terms (`crawler.matching.terms.load_overrides` format)."""
-    digest: Mapped[str] = mapped_column(String(64))
-    card_text: Mapped[str] = mapped_column(Text)
+    __table__ = schema.event
+    id: Mapped[int]
+    slug: Mapped[str]
+    title: Mapped[str]
+    lede: Mapped[str | None]
+    type: Mapped[str | None]
+    date: Mapped[str | None]
+    summary: Mapped[str]
+    canonical_url: Mapped[str | None]
+    entities: Mapped[list[Any]]
+    entity_terms: Mapped[dict[str, Any]]
+    match_overrides: Mapped[dict[str, Any]]
+    digest: Mapped[str]
+    card_text: Mapped[str]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -101,14 +54,13 @@ class Event(Base):
 class WatchItem(Base):
     """One "What to watch" line; retired rather than deleted so old links stay valid."""
 
-    __tablename__ = "watch_item"
-    __table_args__ = (UniqueConstraint("event_id", "number"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    __table__ = schema.watch_item
+    id: Mapped[int]
+    event_id: Mapped[int]
     number: Mapped[int]
-    text: Mapped[str] = mapped_column(Text)
-    terms: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    text: Mapped[str]
+    terms: Mapped[dict[str, Any]]
+    active: Mapped[bool]
 
     event: Mapped[Event] = relationship(back_populates="watch_items")
 
@@ -119,13 +71,13 @@ class WatchItem(Base):
 class Outlet(Base):
     """A publisher, named as the cards name it; discovery state lives here."""
 
-    __tablename__ = "outlet"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    host: Mapped[str | None] = mapped_column(String(255), index=True)
+    __table__ = schema.outlet
+    id: Mapped[int]
+    name: Mapped[str]
+    host: Mapped[str | None]
     next_discovery_at: Mapped[datetime | None]
-    discovery_failures: Mapped[int] = mapped_column(default=0)
-    last_discovery_error: Mapped[str | None] = mapped_column(Text)
+    discovery_failures: Mapped[int]
+    last_discovery_error: Mapped[str | None]
 
     def __repr__(self) -> str:
         return f"Outlet({self.name!r})"
@@ -134,42 +86,35 @@ class Outlet(Base):
 class Page(Base):
     """A watched URL: what we know of it between fetches (validators, state, schedule)."""
 
-    __tablename__ = "page"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    url: Mapped[str] = mapped_column(Text, unique=True)
-    url_key: Mapped[str] = mapped_column(Text, index=True)
-    host: Mapped[str] = mapped_column(String(255), index=True)
-    canonical_url: Mapped[str | None] = mapped_column(Text)
-    outlet_id: Mapped[int | None] = mapped_column(ForeignKey("outlet.id"), index=True)
-    origin: Mapped[str] = mapped_column(String(20), default="cited")
-    state: Mapped[str] = mapped_column(String(20), default="new")
-    consecutive_failures: Mapped[int] = mapped_column(default=0)
-    consecutive_gone: Mapped[int] = mapped_column(default=0)
+    __table__ = schema.page
+    id: Mapped[int]
+    url: Mapped[str]
+    url_key: Mapped[str]
+    host: Mapped[str]
+    canonical_url: Mapped[str | None]
+    outlet_id: Mapped[int | None]
+    origin: Mapped[str]
+    state: Mapped[str]
+    consecutive_failures: Mapped[int]
+    consecutive_gone: Mapped[int]
     failing_since: Mapped[datetime | None]
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
-    body_hash: Mapped[str | None] = mapped_column(String(64))
-    redirected_to: Mapped[str | None] = mapped_column(Text)
-    """Where the URL last redirected to when the article was served there (a move)."""
+    etag: Mapped[str | None]
+    last_modified: Mapped[str | None]
+    body_hash: Mapped[str | None]
+    redirected_to: Mapped[str | None]
     last_status: Mapped[int | None]
     gone_since: Mapped[datetime | None]
-    """First check of the current run of "gone" answers (a removal is confirmed later)."""
     full_fetch_at: Mapped[datetime | None]
-    """Last 200 with a body: a validator that never changes gets an unconditional fetch."""
-    suspect_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    """A candidate version held as suspect (`crawler.changes.baseline`), not yet a version."""
+    suspect_fingerprint: Mapped[str | None]
     suspect_since: Mapped[datetime | None]
-    suspect_reason: Mapped[str | None] = mapped_column(Text)
+    suspect_reason: Mapped[str | None]
     first_seen_at: Mapped[datetime]
     last_checked_at: Mapped[datetime | None]
     last_changed_at: Mapped[datetime | None]
-    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
-    lease_owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    next_check_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None]
     lease_until: Mapped[datetime | None]
-    lease_token: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    """Bumped by every claim: a check is written only under the token it was claimed with
-    (fencing, `storage.leases.record_leased_checks`), so a worker paused past its lease
-    cannot overwrite the work of the one that took the page over."""
+    lease_token: Mapped[int]
 
     outlet: Mapped[Outlet | None] = relationship()
 
@@ -180,18 +125,17 @@ class Page(Base):
 class Source(Base):
     """A card's citation of a page (the regional take that cites it)."""
 
-    __tablename__ = "source"
-    __table_args__ = (UniqueConstraint("event_id", "page_id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("page.id"), index=True)
-    outlet_name: Mapped[str] = mapped_column(String(200))
-    region: Mapped[str | None] = mapped_column(String(100))
-    language: Mapped[str | None] = mapped_column(String(20))
-    lens: Mapped[str | None] = mapped_column(Text)
-    take: Mapped[str | None] = mapped_column(Text)
-    quote: Mapped[str | None] = mapped_column(Text)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table__ = schema.source
+    id: Mapped[int]
+    event_id: Mapped[int]
+    page_id: Mapped[int]
+    outlet_name: Mapped[str]
+    region: Mapped[str | None]
+    language: Mapped[str | None]
+    lens: Mapped[str | None]
+    take: Mapped[str | None]
+    quote: Mapped[str | None]
+    active: Mapped[bool]
 
     event: Mapped[Event] = relationship(back_populates="sources")
     page: Mapped[Page] = relationship()
@@ -200,29 +144,28 @@ class Source(Base):
 class Version(Base):
     """One distinct extraction of a page; never updated once written."""
 
-    __tablename__ = "version"
-    __table_args__ = (UniqueConstraint("page_id", "number"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("page.id"), index=True)
+    __table__ = schema.version
+    id: Mapped[int]
+    page_id: Mapped[int]
     number: Mapped[int]
     seen_at: Mapped[datetime]
-    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
-    text_hash: Mapped[str] = mapped_column(String(64))
-    body_hash: Mapped[str] = mapped_column(String(64))
-    final_url: Mapped[str] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
-    headlines: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    byline: Mapped[str | None] = mapped_column(Text)
-    published: Mapped[str | None] = mapped_column(String(40))
-    published_guessed: Mapped[bool] = mapped_column(Boolean, default=False)
-    modified: Mapped[str | None] = mapped_column(String(40))
-    language: Mapped[str | None] = mapped_column(String(10))
-    canonical_url: Mapped[str | None] = mapped_column(Text)
-    paragraphs: Mapped[list[Any]] = mapped_column(default=list)
-    extractor: Mapped[str] = mapped_column(String(40))
-    extractor_version: Mapped[str] = mapped_column(String(40))
-    raw_html: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    """The response body, zlib-compressed: re-extraction must stay possible."""
+    fingerprint: Mapped[str]
+    text_hash: Mapped[str]
+    body_hash: Mapped[str]
+    final_url: Mapped[str]
+    title: Mapped[str | None]
+    headlines: Mapped[dict[str, Any]]
+    byline: Mapped[str | None]
+    published: Mapped[str | None]
+    published_guessed: Mapped[bool]
+    modified: Mapped[str | None]
+    language: Mapped[str | None]
+    canonical_url: Mapped[str | None]
+    paragraphs: Mapped[list[Any]]
+    extractor: Mapped[str]
+    extractor_version: Mapped[str]
+    raw_html: Mapped[bytes] = deferred(schema.version.c.raw_html)
+    """Loaded only when read: a listing of versions never needs the page bodies."""
 
     page: Mapped[Page] = relationship()
 
@@ -233,19 +176,20 @@ class Version(Base):
 class Fetch(Base):
     """One attempt to check a page, whatever came of it."""
 
-    __tablename__ = "fetch"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("page.id"), index=True)
+    __table__ = schema.fetch
+    id: Mapped[int]
+    page_id: Mapped[int]
     started_at: Mapped[datetime]
-    duration_ms: Mapped[float | None] = mapped_column(Float)
+    duration_ms: Mapped[float | None]
     status: Mapped[int | None]
-    outcome: Mapped[str] = mapped_column(String(30))
-    error: Mapped[str | None] = mapped_column(Text)
-    final_url: Mapped[str | None] = mapped_column(Text)
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str]
+    error: Mapped[str | None]
+    final_url: Mapped[str | None]
+    etag: Mapped[str | None]
+    last_modified: Mapped[str | None]
     bytes: Mapped[int | None]
-    version_id: Mapped[int | None] = mapped_column(ForeignKey("version.id"))
+    version_id: Mapped[int | None]
+
     version: Mapped[Version | None] = relationship()
 
     def __repr__(self) -> str:
@@ -255,19 +199,18 @@ class Fetch(Base):
 class Change(Base):
     """What changed between two versions of a page, or a removal / restoration."""
 
-    __tablename__ = "change"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("page.id"), index=True)
-    from_version_id: Mapped[int | None] = mapped_column(ForeignKey("version.id"))
-    to_version_id: Mapped[int | None] = mapped_column(ForeignKey("version.id"))
-    detected_at: Mapped[datetime] = mapped_column(index=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    kinds: Mapped[list[Any]] = mapped_column(default=list)
-    significant: Mapped[bool] = mapped_column(Boolean)
-    summary: Mapped[str] = mapped_column(Text)
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    """The classification (added / removed text, numbers, quotes, notes) as JSON."""
-    diff: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table__ = schema.change
+    id: Mapped[int]
+    page_id: Mapped[int]
+    from_version_id: Mapped[int | None]
+    to_version_id: Mapped[int | None]
+    detected_at: Mapped[datetime]
+    kind: Mapped[str]
+    kinds: Mapped[list[Any]]
+    significant: Mapped[bool]
+    summary: Mapped[str]
+    details: Mapped[dict[str, Any]]
+    diff: Mapped[dict[str, Any]]
 
     page: Mapped[Page] = relationship()
     links: Mapped[list[ChangeLink]] = relationship(back_populates="change")
@@ -276,13 +219,12 @@ class Change(Base):
 class ChangeLink(Base):
     """A change bears on a watch item, with the evidence the matcher found."""
 
-    __tablename__ = "change_link"
-    __table_args__ = (UniqueConstraint("change_id", "watch_item_id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    change_id: Mapped[int] = mapped_column(ForeignKey("change.id", ondelete="CASCADE"))
-    watch_item_id: Mapped[int] = mapped_column(ForeignKey("watch_item.id"))
-    score: Mapped[float] = mapped_column(Float)
-    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    __table__ = schema.change_link
+    id: Mapped[int]
+    change_id: Mapped[int]
+    watch_item_id: Mapped[int]
+    score: Mapped[float]
+    evidence: Mapped[list[Any]]
 
     change: Mapped[Change] = relationship(back_populates="links")
     watch_item: Mapped[WatchItem] = relationship()
@@ -291,17 +233,16 @@ class ChangeLink(Base):
 class Followup(Base):
     """A discovered article that bears on an event (grouped with its syndicated copies)."""
 
-    __tablename__ = "followup"
-    __table_args__ = (UniqueConstraint("event_id", "page_id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("page.id"))
-    version_id: Mapped[int | None] = mapped_column(ForeignKey("version.id"))
-    detected_at: Mapped[datetime] = mapped_column(index=True)
-    score: Mapped[float] = mapped_column(Float)
-    group_key: Mapped[str | None] = mapped_column(String(64))
-    evidence: Mapped[list[Any]] = mapped_column(default=list)
-    watch_item_ids: Mapped[list[Any]] = mapped_column(default=list)
+    __table__ = schema.followup
+    id: Mapped[int]
+    event_id: Mapped[int]
+    page_id: Mapped[int]
+    version_id: Mapped[int | None]
+    detected_at: Mapped[datetime]
+    score: Mapped[float]
+    group_key: Mapped[str | None]
+    evidence: Mapped[list[Any]]
+    watch_item_ids: Mapped[list[Any]]
 
     page: Mapped[Page] = relationship()
 
@@ -309,34 +250,33 @@ class Followup(Base):
 class SeenUrl(Base):
     """Discovery's memory: an article URL already looked at for an outlet."""
 
-    __tablename__ = "seen_url"
-    __table_args__ = (UniqueConstraint("outlet_id", "url_key"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlet.id"))
-    url_key: Mapped[str] = mapped_column(Text)
-    url: Mapped[str] = mapped_column(Text)
+    __table__ = schema.seen_url
+    id: Mapped[int]
+    outlet_id: Mapped[int]
+    url_key: Mapped[str]
+    url: Mapped[str]
     first_seen_at: Mapped[datetime]
-    found_in: Mapped[str | None] = mapped_column(Text)
+    found_in: Mapped[str | None]
 
 
 class Run(Base):
     """One crawl or discovery run, with its Scrapy stats."""
 
-    __tablename__ = "run"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    owner: Mapped[str] = mapped_column(String(64))
+    __table__ = schema.run
+    id: Mapped[int]
+    kind: Mapped[str]
+    owner: Mapped[str]
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stats: Mapped[dict[str, Any]]
 
 
 class Lease(Base):
     """A named lock with an expiry (the daemon's tick), so two processes never double work."""
 
-    __tablename__ = "lease"
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64))
+    __table__ = schema.lease
+    name: Mapped[str]
+    owner: Mapped[str]
     until: Mapped[datetime]
 
 
@@ -347,12 +287,12 @@ class Worker(Base):
     its page and host leases are given back for the others to take.
     """
 
-    __tablename__ = "worker"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    host: Mapped[str] = mapped_column(String(255))
+    __table__ = schema.worker
+    name: Mapped[str]
+    host: Mapped[str]
     pid: Mapped[int]
     started_at: Mapped[datetime]
-    heartbeat_at: Mapped[datetime] = mapped_column(index=True)
+    heartbeat_at: Mapped[datetime]
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r})"
@@ -366,9 +306,9 @@ class HostLease(Base):
     delay, so the next owner's first request cannot follow the last owner's too closely.
     """
 
-    __tablename__ = "host_lease"
-    host: Mapped[str] = mapped_column(String(255), primary_key=True)
-    owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    __table__ = schema.host_lease
+    host: Mapped[str]
+    owner: Mapped[str | None]
     until: Mapped[datetime]
 
     def __repr__(self) -> str:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import HostLease, Lease, Page, Worker
@@ -85,45 +84,3 @@ def free_leases(session: Session, owners: list[str], now: datetime, handover: ti
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(Lease).where(Lease.owner.in_(owners)))
-
-
-@dataclass(frozen=True)
-class WorkerRow:
-    """One worker as `watchdesk status` shows it."""
-
-    name: str
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-    pages: int
-    hosts: int
-
-
-def list_workers(session: Session, now: datetime) -> list[WorkerRow]:
-    """Every registered worker with the pages and hosts it holds now."""
-    page_counts = session.execute(
-        select(Page.lease_owner, func.count(Page.id))
-        .where(Page.lease_owner.is_not(None), Page.lease_until >= now)
-        .group_by(Page.lease_owner)
-    )
-    host_counts = session.execute(
-        select(HostLease.owner, func.count(HostLease.host))
-        .where(HostLease.owner.is_not(None), HostLease.until >= now)
-        .group_by(HostLease.owner)
-    )
-    pages = {owner: count for owner, count in page_counts}
-    hosts = {owner: count for owner, count in host_counts}
-    rows = session.scalars(select(Worker).order_by(Worker.started_at, Worker.name))
-    return [
-        WorkerRow(
-            w.name,
-            w.host,
-            w.pid,
-            w.started_at,
-            w.heartbeat_at,
-            pages.get(w.name, 0),
-            hosts.get(w.name, 0),
-        )
-        for w in rows
-    ]

@@ -24,7 +24,8 @@ from scheduler.cadence import (
     next_check,
     next_delay,
 )
-from scheduler.digests import digest_trigger, next_digest_at, slug_key
+from scheduler.digests import digest_trigger, next_digest_at
+from scheduler.names import slug_key
 
 T0 = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
 POLICY = Policy()

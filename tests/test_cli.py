@@ -7,13 +7,19 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text, update
 
 from crawler.config import watchdesk_setting_names
+from scheduler import names, state
+from scheduler.breaker import Breaker
+from storage import workers
 from storage.db import open_store
 from storage.models import Event, Page
+from storage.repositories import utcnow
 from tests.helpers import FIXTURES, ROOT, run_cli
 
 CARDS = FIXTURES / "cards"
@@ -137,18 +143,34 @@ def test_scrapy_sees_the_project(tmp_path: Path) -> None:
 
 # --- a quick CLI (issue 11) -------------------------------------------------------------------
 
-#: What `--help` and the read-only commands must not import (each costs a few hundred ms).
+#: What no command imports before it needs it (each costs tens to hundreds of ms).
 HEAVY = ("scrapy", "alembic", "trafilatura", "twisted", "jieba", "apscheduler", "jinja2")
+#: What the read-only commands do not import either: they read the Core tables, so neither the
+#: ORM nor what is built on it (mapped classes, repositories, the scheduler's state), nor the
+#: card parser and the matcher.
+ORM = (
+    "sqlalchemy.orm",
+    "storage.models",
+    "storage.repositories",
+    "scheduler.state",
+    "crawler.cards",
+    "crawler.matching",
+)
 
 
-def _modules_after(args: list[str], env: dict[str, str] | None = None) -> list[str]:
-    """Run `watchdesk ARGS` in a fresh interpreter; the heavy top-level modules it loaded."""
+def _modules_after(
+    args: list[str], watched: tuple[str, ...], env: dict[str, str] | None = None
+) -> list[str]:
+    """Run `watchdesk ARGS` in a fresh interpreter; which of `watched` (packages or modules,
+    with their submodules) it loaded."""
     code = (
         "import sys\n"
         "from crawler.cli import main\n"
         f"try:\n    main({args!r})\n"
         "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}))\n"
+        f"watched = {watched!r}\n"
+        "print(sorted(w for w in watched if any(m == w or m.startswith(w + '.') "
+        "for m in sys.modules)))\n"
     )
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDESK_")}
     full_env.update(env or {})
@@ -166,14 +188,75 @@ def _modules_after(args: list[str], env: dict[str, str] | None = None) -> list[s
 
 
 def test_help_imports_no_heavy_module() -> None:
-    assert _modules_after(["--help"]) == []
+    assert _modules_after(["--help"], (*HEAVY, "sqlalchemy", "storage")) == []
 
 
-def test_event_list_and_status_import_no_heavy_module(sqlite_url: str) -> None:
-    assert run_cli("event", "add", str(SEED), db=sqlite_url).returncode == 0
+def _busy_store(db: str, now: datetime) -> None:
+    """The seed event, checked, plus what `status` shows besides: a leader, a worker holding
+    a page, an open breaker, a failing page."""
+    assert run_cli("event", "add", str(SEED), db=db).returncode == 0
+    ttl = timedelta(minutes=5)
+    with open_store(db).begin() as session:
+        workers.beat(session, "w1", now)
+        assert state.take_lease(session, names.DAEMON_LEASE, "w1", ttl, now)
+        session.execute(update(Page).values(state="ok", next_check_at=now + ttl))
+        first, second = session.scalars(select(Page).order_by(Page.id).limit(2))
+        first.lease_owner, first.lease_until = "w1", now + ttl
+        second.state, second.consecutive_failures = "failing", 3
+        state.save_breaker(session, second.host, Breaker(now + timedelta(hours=1), 2))
+
+
+def test_event_list_and_status_import_no_heavy_module(db_url: str) -> None:
+    _busy_store(db_url, utcnow())
     # The store is at the newest migration: opening it needs no Alembic.
-    assert _modules_after(["--db", sqlite_url, "event", "list"]) == []
-    assert _modules_after(["--db", sqlite_url, "status"]) == []
+    assert _modules_after(["--db", db_url, "event", "list"], HEAVY + ORM) == []
+    assert _modules_after(["--db", db_url, "status"], HEAVY + ORM) == []
+
+
+def test_status_and_event_list_show_what_the_store_holds(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from crawler.cli import main, status
+
+    now = utcnow()
+    _busy_store(db_url, now)
+    with open_store(db_url)() as session:
+        failing = session.scalars(select(Page).where(Page.state == "failing")).one()
+    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.setattr(status, "STATUS_ROWS", 3)
+    runner = CliRunner()
+
+    shown = runner.invoke(main, ["--db", db_url, "status"])
+    assert shown.exit_code == 0, shown.output
+    out = shown.output
+    assert "daemon leader: w1, lease until" in out
+    assert re.search(r"│ w1 +│ .+ │ 1 +│ 0 +│", out), out  # the worker holds one page
+    assert re.search(rf"{re.escape(failing.host)} +│ open \(until .*, trip 2\)", out), out
+    rows = [line for line in out.splitlines() if "https://" in line]
+    assert len(rows) == 3 and failing.url in rows[0] and "failing" in rows[0]  # not ok first
+    assert "… and 4 more sources (ok 4); --all lists them" in out, out
+    everything = runner.invoke(main, ["--db", db_url, "status", "--all"]).output
+    assert len([line for line in everything.splitlines() if "https://" in line]) == 7
+    assert "leased" in everything and "more sources" not in everything
+    unknown = runner.invoke(main, ["--db", db_url, "status", "--event", "nope"])
+    assert unknown.exit_code == 1 and "no event 'nope'" in unknown.output
+
+    listed = runner.invoke(main, ["--db", db_url, "event", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert re.search(r"paraguay-pena-taiwan-2026 │ 2026-05-08 │ 7 ", listed.output), listed.output
+
+
+def test_a_store_from_a_newer_watchdesk_is_a_clear_error(sqlite_url: str) -> None:
+    assert run_cli("event", "add", str(SEED), db=sqlite_url).returncode == 0
+    with open_store(sqlite_url).begin() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    for command in (["status"], ["event", "list"], ["event", "show", "x"]):
+        result = run_cli(*command, db=sqlite_url)
+        assert result.returncode == 1, command
+        assert "was it written by a newer watchdesk?" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_help_lists_each_command_with_its_own_summary() -> None:

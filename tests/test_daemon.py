@@ -30,8 +30,9 @@ from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
 from crawler.demo.replay import ReplayServer
-from scheduler import state
+from scheduler import names, state
 from scheduler.digests import write_feed
+from storage import overview
 from storage.models import Change, Fetch, Lease, Outlet, Page, Run, Version
 from tests.helpers import FIXTURES, ROOT, run_cli
 from tests.test_notify import Receiver
@@ -399,16 +400,16 @@ def test_tick_lease_is_exclusive_and_expires(sessions) -> None:
     now = datetime.now(UTC)
     ttl = timedelta(seconds=30)
     with sessions.begin() as session:
-        assert state.take_lease(session, state.DAEMON_LEASE, "host:1:aaaa", ttl, now)
+        assert state.take_lease(session, names.DAEMON_LEASE, "host:1:aaaa", ttl, now)
     with sessions.begin() as session:
-        assert not state.take_lease(session, state.DAEMON_LEASE, "host:2:bbbb", ttl, now)
-        assert state.take_lease(session, state.DAEMON_LEASE, "host:1:aaaa", ttl, now + ttl / 2)
+        assert not state.take_lease(session, names.DAEMON_LEASE, "host:2:bbbb", ttl, now)
+        assert state.take_lease(session, names.DAEMON_LEASE, "host:1:aaaa", ttl, now + ttl / 2)
     with sessions.begin() as session:  # the holder died: its lease runs out, then changes hands
         later = now + ttl * 2
-        assert state.take_lease(session, state.DAEMON_LEASE, "host:2:bbbb", ttl, later)
-        assert not state.take_lease(session, state.DAEMON_LEASE, "host:1:aaaa", ttl, later)
+        assert state.take_lease(session, names.DAEMON_LEASE, "host:2:bbbb", ttl, later)
+        assert not state.take_lease(session, names.DAEMON_LEASE, "host:1:aaaa", ttl, later)
     with sessions.begin() as session:
-        state.release_lease(session, state.DAEMON_LEASE, "host:1:aaaa")  # not the holder: no-op
-        assert state.get_lease(session, state.DAEMON_LEASE).owner == "host:2:bbbb"
-        state.release_lease(session, state.DAEMON_LEASE, "host:2:bbbb")
-        assert state.get_lease(session, state.DAEMON_LEASE) is None
+        state.release_lease(session, names.DAEMON_LEASE, "host:1:aaaa")  # not the holder: no-op
+        assert overview.get_lease(session, names.DAEMON_LEASE).owner == "host:2:bbbb"
+        state.release_lease(session, names.DAEMON_LEASE, "host:2:bbbb")
+        assert overview.get_lease(session, names.DAEMON_LEASE) is None

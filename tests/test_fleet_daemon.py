@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crawler.demo.replay import ReplayServer
-from scheduler import state
+from scheduler import names
 from storage.models import Fetch, Lease, Page, Run
 from tests import fleet
 from tests.test_daemon import FAST, SCHEDULE, Daemon, edit, query, wait_for
@@ -73,7 +73,7 @@ def run_the_fleet(
     server.set_state("state2")
     wait_for(lambda: receiver.bodies, 30)
     time.sleep(5)  # more digest times pass: nothing new, nothing sent again
-    leader = query(db, lambda s: s.get(Lease, state.DAEMON_LEASE).owner)
+    leader = query(db, lambda s: s.get(Lease, names.DAEMON_LEASE).owner)
     assert len(receiver.bodies) == 1, receiver.bodies
     assert "57 people had been evacuated" in json.loads(receiver.bodies[0])["message"]
 
@@ -83,7 +83,7 @@ def run_the_fleet(
     started = time.monotonic()
     wait_for(
         lambda: (
-            query(db, lambda s: getattr(s.get(Lease, state.DAEMON_LEASE), "owner", 0)) == survivor
+            query(db, lambda s: getattr(s.get(Lease, names.DAEMON_LEASE), "owner", 0)) == survivor
         ),
         15,
     )

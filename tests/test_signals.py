@@ -24,7 +24,7 @@ import yaml
 from sqlalchemy import func, select
 
 from crawler.demo.replay import ReplayServer
-from scheduler import state
+from scheduler import names
 from storage.models import Fetch, Lease, Page
 from tests.helpers import ROOT, run_cli
 from tests.test_crawl import article_pages, write_card
@@ -196,4 +196,4 @@ def test_daemon_stops_within_seconds_on_sigterm(
     assert_stopped_cleanly(result, signal.SIGTERM)
     assert "stopped" in str(result["err"])
     assert_nothing_held_or_invented(db_url)
-    assert query(db_url, lambda s: s.get(Lease, state.DAEMON_LEASE)) is None
+    assert query(db_url, lambda s: s.get(Lease, names.DAEMON_LEASE)) is None

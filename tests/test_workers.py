@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.demo.replay import ReplayServer
 from crawler.items import FetchedPage
-from storage import leases, workers
+from storage import leases, overview, workers
 from storage.db import open_store
 from storage.models import Fetch, HostLease, Page, Version, Worker
 from storage.repositories import ensure_page, utcnow
@@ -237,7 +237,7 @@ def test_a_worker_that_stops_beating_is_reaped(sessions: sessionmaker[Session]) 
     with sessions() as session:
         assert session.get(Page, page_id).lease_owner is None
         assert session.get(HostLease, "a.example").owner is None
-        assert [w.name for w in workers.list_workers(session, now)] == ["alive"]
+        assert [w.name for w in overview.list_workers(session, now)] == ["alive"]
 
 
 def test_open_store_knows_the_new_tables(db_url: str) -> None:

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, maybe Alembic) is imported when a command opens it
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -35,9 +36,23 @@ class Context:
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         """Sessions on the store, with the schema upgraded."""
-        from storage.db import open_store
+        from storage.db import StoreError, open_store
 
-        return open_store(self.url)
+        try:
+            return open_store(self.url)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The store's engine, with the schema upgraded: for read-only commands, which query
+        the Core tables (`storage.overview`) and so never import the ORM."""
+        from storage.db import StoreError, open_engine
+
+        try:
+            return open_engine(self.url)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 pass_context = click.make_pass_decorator(Context)

@@ -1,19 +1,25 @@
-"""`watchdesk event add|list|show`: event cards in."""
+"""`watchdesk event add|list|show`: event cards in.
+
+`event list` reads the Core tables (`storage.overview`); the card model, the ORM and the
+repositories are imported by the commands that use them, so that it stays quick.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import func, select
 
-from crawler.cards.model import CardError, card_digest
 from crawler.cli.common import Context, pass_context
-from storage.models import Event, Page, Source
-from storage.repositories import EventDelta, get_event, upsert_event
+from storage.overview import events_with_counts
+
+if TYPE_CHECKING:
+    from storage.models import Page
+    from storage.repositories import EventDelta
 
 
 @click.group()
@@ -38,8 +44,10 @@ def event_add(ctx: Context, path: str, terms: Path | None) -> None:
     Example: watchdesk event add examples/event-card.md
     """
     # The parsers (PyYAML) and the matcher (jieba) only when a card is added.
+    from crawler.cards.model import CardError, card_digest
     from crawler.cards.parse import parse_card
     from crawler.matching.terms import load_overrides
+    from storage.repositories import get_event, upsert_event
 
     name = "<stdin>" if path == "-" else path
     try:
@@ -92,18 +100,11 @@ def describe_delta(delta: EventDelta) -> list[str]:
 def event_list(ctx: Context) -> None:
     """List stored events with their source counts."""
     table = Table("slug", "date", "sources", "title")
-    with ctx.sessions() as session:
-        counts = (
-            select(Event, func.count(Source.id))
-            .outerjoin(Source, (Source.event_id == Event.id) & Source.active.is_(True))
-            .group_by(Event.id)
-            .order_by(Event.date.desc(), Event.slug)
-        )
-        for stored, count in session.execute(counts):
-            # Card text is data, never console markup: `[/bold]` in a title prints as written.
-            table.add_row(
-                Text(stored.slug), Text(stored.date or ""), str(count), Text(stored.title)
-            )
+    with ctx.engine.connect() as connection:
+        rows = events_with_counts(connection)
+    for row in rows:
+        # Card text is data, never console markup: `[/bold]` in a title prints as written.
+        table.add_row(Text(row.slug), Text(row.date or ""), str(row.sources), Text(row.title))
     ctx.console.print(table)
 
 
@@ -112,6 +113,8 @@ def event_list(ctx: Context) -> None:
 @pass_context
 def event_show(ctx: Context, slug: str) -> None:
     """Show an event: watch items and cited sources with their state."""
+    from storage.repositories import get_event
+
     with ctx.sessions() as session:
         stored = get_event(session, slug)
         if stored is None:
