@@ -17,6 +17,8 @@ process, and the next crawl takes them over at once (`storage.repositories.claim
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -34,6 +36,13 @@ from crawler.interrupt import Interrupted, in_background, interrupt, refuses_cra
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+
+# At exit, the interpreter's last collections walk every object of a crawl process
+# (Scrapy, Twisted, SQLAlchemy, our modules) only to free memory the OS takes back anyway:
+# 0.4 s of process CPU at the end of every `watchdesk crawl`, ~10 % of a 1000-page 304
+# recheck. Frozen objects are skipped by those passes; atexit handlers (logging's flush,
+# pools' joins) still run, and files are closed by their `with` blocks, not by a collector.
+atexit.register(gc.freeze)
 
 
 def run_crawls(settings: Settings, main: Callable[[AsyncCrawlerRunner], Awaitable[T]]) -> T:
