@@ -151,8 +151,7 @@ class RecordPipeline:
         if len(self.queue) >= self.BATCH_SIZE:
             self._write_next()
         elif self.timer is None:
-            loop = asyncio.get_running_loop()
-            self.timer = loop.call_later(self.BATCH_SECONDS, self._write_next)
+            self._start_timer()
         stats = self.crawler.stats
         assert stats is not None
         try:
@@ -199,7 +198,16 @@ class RecordPipeline:
                 future.set_exception(result)
             else:
                 future.set_result(result)
-        self._write_next()
+        # What queued up meanwhile is written now only if its timer fired while the writer
+        # was busy (no timer left) or the batch is full; else it waits for that timer.
+        # Writing at once made batches of ~6 checks on a 304 recheck, whose light batches
+        # finish within a loop pass: 0.44 ms a check against 0.17 ms in batches of 30.
+        if self.timer is None or len(self.queue) >= self.BATCH_SIZE:
+            self._write_next()
+
+    def _start_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(self.BATCH_SECONDS, self._write_next)
 
     def _record_batch(self, items: list[FetchedPage]) -> list[Recorded | BaseException]:
         try:

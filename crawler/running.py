@@ -17,12 +17,18 @@ process, and the next crawl takes them over at once (`storage.repositories.claim
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any, TypeVar
 
+# Imported here rather than when the engine loads the download handlers: Scrapy's TLS
+# module calls inspect.stack() three times at import, whose cost grows with the stack
+# depth; inside the engine's start-up it cost 0.12-0.24 s of process CPU, from here 0.08.
+import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.crawler import AsyncCrawlerProcess, AsyncCrawlerRunner
 from scrapy.settings import Settings
 
@@ -30,6 +36,13 @@ from crawler.interrupt import Interrupted, in_background, interrupt, refuses_cra
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+
+# At exit, the interpreter's last collections walk every object of a crawl process
+# (Scrapy, Twisted, SQLAlchemy, our modules) only to free memory the OS takes back anyway:
+# 0.4 s of process CPU at the end of every `watchdesk crawl`, ~10 % of a 1000-page 304
+# recheck. Frozen objects are skipped by those passes; atexit handlers (logging's flush,
+# pools' joins) still run, and files are closed by their `with` blocks, not by a collector.
+atexit.register(gc.freeze)
 
 
 def run_crawls(settings: Settings, main: Callable[[AsyncCrawlerRunner], Awaitable[T]]) -> T:

@@ -11,6 +11,8 @@ import os
 BOT_NAME = "watchdesk"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+# Imports only the module of the spider a crawl runs (crawler/spiderloader.py).
+SPIDER_LOADER_CLASS = "crawler.spiderloader.LazySpiderLoader"
 
 # --- storage -----------------------------------------------------------------------------
 # SQLAlchemy URL of the store; empty means the SQLite file in the user's data directory.
