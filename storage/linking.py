@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.changes.classify import ChangeKind, Classification
-from crawler.matching.process import MAX_SOURCES, InProcess, Matcher, keyed_profile
+from crawler.matching import MAX_SOURCES
+from crawler.matching.process import InProcess, Matcher, keyed_profile
 from crawler.matching.process import profile_key as key_of
 from storage.models import Change, ChangeLink, Event, Source, Version, WatchItem
 

@@ -14,7 +14,7 @@ CRAWLER = ROOT / "crawler"
 DOMAIN = ("cards", "fetch", "extract", "changes", "matching", "discovery", "reports")
 GLUE = {
     "__init__", "__main__", "settings", "items", "middlewares", "pipelines", "handlers",
-    "extensions", "config", "running", "interrupt", "politeness", "spiderloader",
+    "extensions", "config", "running", "interrupt", "politeness", "spiderloader", "processes",
 }  # fmt: skip
 STAGES = {*DOMAIN, "cli", "demo"}
 

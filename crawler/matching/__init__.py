@@ -6,5 +6,10 @@ on-topic yes/no and the watch items it bears on, each with its evidence sentence
   `syndication`: the same story on several outlets, grouped.
 
 Pure: no Scrapy, no SQLAlchemy; the store calls it from `storage/linking.py` and
-`storage/followups.py`.
+`storage/followups.py`; `process`: the matcher in its own process, for crawls.
 """
+
+#: Cited articles a profile reads (the card's first; a card cites six to ten, a generated
+#: one may cite a thousand, and each costs an encoder pass when the profile is built).
+#: Here, not in `profile`, so the store can read it without importing the matcher.
+MAX_SOURCES = 10

@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger(__name__)
 
-#: Cited articles a profile reads (the card's first; a card cites six to ten, a generated
-#: one may cite a thousand, and each costs an encoder pass when the profile is built).
-MAX_SOURCES = 10
 
 
 class MatcherFailed(RuntimeError):

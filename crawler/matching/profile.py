@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from babel import Locale
 
+from crawler.matching import MAX_SOURCES
 from crawler.matching.encoder import embed
 from crawler.matching.places import find_places
-from crawler.matching.process import MAX_SOURCES
 from crawler.matching.terms import normalise_overrides
 from crawler.matching.text import (
     chinese_names,
