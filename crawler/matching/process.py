@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger(__name__)
 
 
-
 class MatcherFailed(RuntimeError):
     """The matcher process died on both tries of a call (or was closed)."""
 
