@@ -57,31 +57,13 @@ def _warm() -> None:
     _extract_page(b"<html><body><p>warm</p></body></html>", 200, "http://localhost/", None)
 
 
-class ExtractionPool:
+class ExtractionPool(SpawnedPool):
     """A process pool for `extract_page` that replaces itself when a worker dies
-    (`crawler.processes.SpawnedPool`)."""
+    (`crawler.processes.SpawnedPool`: `start` spawns and warms the workers in the
+    background and never blocks)."""
 
     def __init__(self, workers: int = 0) -> None:
-        self._pool = SpawnedPool(workers or default_workers(), _warm)
-        self.workers = self._pool.workers
-
-    @property
-    def replacements(self) -> int:
-        """How many times a dead worker broke the pool and it was replaced."""
-        return self._pool.replacements
-
-    @property
-    def started(self) -> bool:
-        """Whether worker processes exist (or are being spawned)."""
-        return self._pool.started
-
-    def start(self) -> None:
-        """Spawn and warm the workers in the background; idempotent, never blocks."""
-        self._pool.start()
-
-    def pids(self) -> list[int]:
-        """Process ids of the live workers (for tests and diagnostics)."""
-        return self._pool.pids()
+        super().__init__(workers or default_workers(), _warm)
 
     async def extract(
         self, body: bytes, status: int | None, url: str, content_type: str | None
@@ -92,7 +74,7 @@ class ExtractionPool:
             ExtractionFailed: the page's worker died on both tries, or the pool is closed.
         """
         for _ in range(ATTEMPTS):
-            executor = self._pool.start()
+            executor = self.start()
             if executor is None:
                 break
             try:
@@ -100,9 +82,5 @@ class ExtractionPool:
                 return await asyncio.wrap_future(future)
             except BrokenProcessPool:
                 LOGGER.warning("an extraction worker died (page %s); replacing the pool", url)
-                self._pool.replace(executor)
+                self.replace(executor)
         raise ExtractionFailed(f"extraction of {url} failed: its worker process died")
-
-    def close(self) -> None:
-        """Stop the workers (waiting for the pages in flight)."""
-        self._pool.close()

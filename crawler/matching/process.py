@@ -138,25 +138,12 @@ class InProcess:
         return relate_keyed(key, title, text, language)
 
 
-class MatcherProcess:
-    """The matcher in one spawned process, started at the first call and reused."""
+class MatcherProcess(SpawnedPool):
+    """The matcher in one spawned process, started at the first call and reused
+    (`crawler.processes.SpawnedPool`: replaced when it dies)."""
 
     def __init__(self) -> None:
-        self._pool = SpawnedPool(1)
-
-    @property
-    def replacements(self) -> int:
-        """How many times the process died and was replaced."""
-        return self._pool.replacements
-
-    @property
-    def started(self) -> bool:
-        """Whether the process exists (it is spawned at the first call)."""
-        return self._pool.started
-
-    def pids(self) -> list[int]:
-        """The live process's id, if any (for tests and diagnostics)."""
-        return self._pool.pids()
+        super().__init__(1)
 
     def relate_edit(
         self,
@@ -179,16 +166,12 @@ class MatcherProcess:
             MatcherFailed: the process died on both tries, or this matcher is closed.
         """
         for _ in range(ATTEMPTS):
-            executor = self._pool.start()
+            executor = self.start()
             if executor is None:
                 break
             try:
                 return executor.submit(function, *args).result()
             except BrokenProcessPool:
                 LOGGER.warning("the matcher process died; replacing it")
-                self._pool.replace(executor)
+                self.replace(executor)
         raise MatcherFailed("the matcher process died twice on one call (or was closed)")
-
-    def close(self) -> None:
-        """Stop the process (waiting for a call in flight)."""
-        self._pool.close()
