@@ -16,7 +16,7 @@ from crawler.cards.model import card_digest
 from crawler.cards.parse import parse_card
 from crawler.extract.article import ArticleText
 from crawler.items import FetchedPage
-from storage.checks import record_check
+from storage.checks import record_check, record_checks
 from storage.db import is_current
 from storage.models import Change, Event, Fetch, Page, Source, Version, WatchItem
 from storage.repositories import (
@@ -207,6 +207,62 @@ def test_recheck_of_same_article_adds_a_fetch_not_a_version(
         )
         assert outcomes == ["new_version", "unchanged", "not_modified"]
         assert session.scalar(select(func.count(Change.id))) == 0
+
+
+def test_a_batch_numbers_links_and_schedules_its_versions(
+    sessions: sessionmaker[Session],
+) -> None:
+    """`record_checks` reads a batch's latest versions and histories up front and writes the
+    versions at one flush: numbers, fetch rows, changes and schedules must come out as if
+    each check were recorded alone, also for a page checked twice in one batch."""
+    add_card(sessions, SEED)
+    first = _article("Peña met Lai in Taipei.", "More than 40 business delegates came.")
+    edit = _article("Peña met Lai in Taipei.", "More than 50 business delegates came.")
+    now = datetime.now(UTC)
+    with sessions.begin() as session, session.no_autoflush:
+        p0, p1, p2 = session.scalars(select(Page).order_by(Page.id)).all()[:3]
+        ids = (p0.id, p1.id, p2.id)
+        record_checks(
+            session,
+            [_fetched(p0, 200, first, b"<p>0</p>"), _fetched(p1, 200, first, b"<p>1</p>")],
+            now=now,
+        )
+    later = now + timedelta(days=1)
+    with sessions.begin() as session, session.no_autoflush:
+        pages = {page.id: page for page in session.scalars(select(Page))}
+        p0, p1, p2 = (pages[i] for i in ids)
+        batch = [
+            _fetched(p0, 200, edit, b"<p>0 edited</p>"),
+            _fetched(p1, 304, None, None),
+            _fetched(p2, 200, first, b"<p>2</p>"),
+            _fetched(p2, 200, edit, b"<p>2 edited</p>"),
+        ]
+        results = record_checks(session, batch, now=later)
+        assert [r.outcome.value for r in results] == [
+            "new_version", "not_modified", "new_version", "new_version",
+        ]  # fmt: skip
+    with sessions() as session:
+        numbers = session.execute(
+            select(Version.page_id, Version.number).order_by(Version.page_id, Version.number)
+        ).all()
+        assert [tuple(row) for row in numbers] == [
+            (ids[0], 1), (ids[0], 2), (ids[1], 1), (ids[2], 1), (ids[2], 2),
+        ]  # fmt: skip
+        for fetch in session.scalars(select(Fetch).where(Fetch.outcome == "new_version")):
+            version = session.get_one(Version, fetch.version_id)
+            assert version.page_id == fetch.page_id
+        changes = session.scalars(select(Change).order_by(Change.page_id)).all()
+        assert [change.page_id for change in changes] == [ids[0], ids[2]]
+        for change in changes:
+            before = session.get_one(Version, change.from_version_id)
+            after = session.get_one(Version, change.to_version_id)
+            assert (before.page_id, before.number) == (change.page_id, 1)
+            assert (after.page_id, after.number) == (change.page_id, 2)
+        for page_id in ids:
+            page = session.get_one(Page, page_id)
+            assert page.next_check_at is not None and page.next_check_at > page.last_checked_at
+        changed = [session.get_one(Page, page_id).last_changed_at for page_id in ids]
+        assert changed[1] < changed[0] == changed[2]  # the 304 changed nothing
 
 
 def test_transient_failure_keeps_the_baseline(sessions: sessionmaker[Session]) -> None:
