@@ -74,15 +74,22 @@ def pg_schemas() -> Iterator[Callable[[], str]]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None) -> Iterator[str]:
-    """A fresh, empty store URL on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'watchdesk.db'}"
+def backend_url(backend: str, folder: Path, pg_reason: str | None) -> Iterator[str]:
+    """A fresh, empty store URL on `backend` ("sqlite": a file in `folder`; "postgresql": a
+    schema of its own, dropped afterwards, or skipped/failed by `require_pg`). For fixtures
+    of any scope: `yield from backend_url(request.param, folder, pg_reason)`."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'watchdesk.db'}"
         return
     require_pg(pg_reason)
     with pg_schemas() as make:
         yield make()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None) -> Iterator[str]:
+    """A fresh, empty store URL on each backend."""
+    yield from backend_url(request.param, tmp_path, pg_reason)
 
 
 @pytest.fixture

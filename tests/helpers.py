@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 ARTIFACTS = ROOT / "tests" / ".artifacts"
@@ -34,3 +36,27 @@ def run_cli(
         cwd=ROOT,
         check=False,
     )
+
+
+def write_card(
+    path: Path,
+    urls: dict[str, str],
+    *,
+    slug: str = "crawl-cases",
+    summary: str = "Every state of the fetch state machine.",
+    outlet: str | None = None,
+) -> Path:
+    """A YAML card citing `urls` (name -> URL), one watch item; each source its own outlet
+    ("Outlet <name>") unless `outlet` names one for all."""
+    card = {
+        "slug": slug,
+        "title": slug.replace("-", " ").capitalize(),
+        "summary": summary,
+        "watch": ["Whether anything happens."],
+        "sources": [
+            {"outlet": outlet or f"Outlet {name}", "url": url, "language": "en"}
+            for name, url in urls.items()
+        ],
+    }
+    path.write_text(yaml.safe_dump(card, allow_unicode=True), encoding="utf-8")
+    return path

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from crawler.demo.replay import ReplayServer
 from storage.models import Fetch, Page, Version
-from tests.helpers import ROOT, run_cli
-from tests.test_crawl import FAST, article_pages, write_card
+from tests.helpers import ROOT, run_cli, write_card
+from tests.test_crawl import FAST, article_pages
 
 pytestmark = pytest.mark.slow
 

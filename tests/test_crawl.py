@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from crawler.demo.replay import ReplayServer
 from storage.models import Change, Fetch, Page, Version
-from tests.helpers import FIXTURES, run_cli
+from tests.helpers import FIXTURES, run_cli, write_card
 
 #: Real English and Spanish news pages from the extraction fixtures (see their PROVENANCE.md).
 PAGES = [
@@ -138,20 +138,6 @@ def build_root(root: Path) -> dict[str, str]:
     (root / "state1" / "routes.yaml").write_text("{}\n")
     (root / "state2" / "routes.yaml").write_text(yaml.safe_dump(routes))
     return urls
-
-
-def write_card(path: Path, urls: dict[str, str]) -> Path:
-    card = {
-        "slug": "crawl-cases",
-        "title": "Crawl cases",
-        "summary": "Every state of the fetch state machine.",
-        "watch": ["Whether anything happens."],
-        "sources": [
-            {"outlet": f"Outlet {name}", "url": url, "language": "en"} for name, url in urls.items()
-        ],
-    }
-    path.write_text(yaml.safe_dump(card, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

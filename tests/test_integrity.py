@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
 from crawler.demo.replay import ReplayServer
 from storage.models import Change, Fetch, Page, Version
-from tests.conftest import pg_schemas, require_pg
+from tests.conftest import backend_url
 from tests.faults import EDIT_SENTENCE, SECOND_EDIT, STATES, build_faults
-from tests.helpers import run_cli
+from tests.helpers import run_cli, write_card
 
 FAST = [
     *("-s", "WATCHDESK_RETRY_BACKOFF_BASE=0.05", "-s", "WATCHDESK_RETRY_BACKOFF_MAX=0.2"),
@@ -46,16 +45,11 @@ class Record:
     errors: list[str | None]
 
 
-def write_card(path: Path, urls: dict[str, str]) -> Path:
-    card = {
-        "slug": "fault-web",
-        "title": "Fault web",
-        "summary": "Pages that misbehave.",
-        "watch": ["Whether anything happens."],
-        "sources": [{"outlet": "Fault web", "url": url, "language": "en"} for url in urls.values()],
-    }
-    path.write_text(yaml.safe_dump(card), encoding="utf-8")
-    return path
+def fault_card(path: Path, urls: dict[str, str]) -> Path:
+    """The fault web's card: every page one outlet (one host, one breaker)."""
+    return write_card(
+        path, urls, slug="fault-web", summary="Pages that misbehave.", outlet="Fault web"
+    )
 
 
 def crawl(db: str, server: ReplayServer, *extra: str) -> None:
@@ -97,12 +91,7 @@ def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_reason: str | None
 ) -> Iterator[str]:
     """One store per backend for the whole module (the four crawls run once per backend)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('integrity') / 'watchdesk.db'}"
-        return
-    require_pg(pg_reason)
-    with pg_schemas() as make:
-        yield make()
+    yield from backend_url(request.param, tmp_path_factory.mktemp("integrity"), pg_reason)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +100,7 @@ def records(store: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, R
     root = tmp_path_factory.mktemp("faults")
     found = build_faults(root / "web")
     urls = {name: fault.url for name, fault in found.items()}
-    added = run_cli("event", "add", str(write_card(root / "card.yaml", urls)), db=store)
+    added = run_cli("event", "add", str(fault_card(root / "card.yaml", urls)), db=store)
     assert added.returncode == 0, added.stderr
     with ReplayServer(root / "web", state="s1") as server:
         for state in STATES:
@@ -256,7 +245,7 @@ def test_confirmations_wait_confirm_after(db_url: str, tmp_path: Path) -> None:
     found = build_faults(tmp_path / "web")
     urls = {name: found[name].url for name in ("to_home", "trimmed")}
     assert (
-        run_cli("event", "add", str(write_card(tmp_path / "card.yaml", urls)), db=db_url).returncode
+        run_cli("event", "add", str(fault_card(tmp_path / "card.yaml", urls)), db=db_url).returncode
         == 0
     )
     with ReplayServer(tmp_path / "web", state="s1") as server:

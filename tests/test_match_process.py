@@ -26,6 +26,7 @@ from crawler.matching.process import InProcess, MatcherFailed, MatcherProcess
 from storage.db import open_store
 from storage.linking import MATCHER, citing_events, link_change, profile_key
 from storage.models import Change, ChangeLink, Version
+from tests.conftest import backend_url
 from tests.helpers import ROOT
 
 #: Modules of the matcher proper: none may be loaded by the crawl's own process. Plain
@@ -61,15 +62,8 @@ def demo_store(
 ) -> tuple[str, list[str]]:
     """A store the demo crawled, and the modules its process loaded."""
     out = tmp_path_factory.mktemp("demo")
-    if request.param == "sqlite":
-        db = f"sqlite:///{out / 'demo.db'}"
+    for db in backend_url(request.param, out, request.getfixturevalue("pg_reason")):
         yield from _run_demo(db, out)
-        return
-    from tests.conftest import pg_schemas, require_pg
-
-    require_pg(request.getfixturevalue("pg_reason"))
-    with pg_schemas() as make:
-        yield from _run_demo(make(), out)
 
 
 def _run_demo(db: str, out: Path):

@@ -24,8 +24,8 @@ from crawler.demo.replay import ReplayServer
 from crawler.fetch.outcomes import retry_after_seconds
 from scheduler.cadence import deferred
 from storage.models import Fetch, Page, Version
-from tests.helpers import run_cli
-from tests.test_crawl import FAST, article_pages, write_card
+from tests.helpers import run_cli, write_card
+from tests.test_crawl import FAST, article_pages
 from tests.test_middlewares import URL, backoff_middleware, request
 
 NOW = datetime(2026, 5, 8, 12, 0, tzinfo=UTC)

@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 from crawler.demo.replay import ReplayServer
 from scheduler import names
 from storage.models import Fetch, Lease, Page
-from tests.helpers import ROOT, run_cli
-from tests.test_crawl import article_pages, write_card
+from tests.helpers import ROOT, run_cli, write_card
+from tests.test_crawl import article_pages
 from tests.test_daemon import SCHEDULE, query
 
 pytestmark = pytest.mark.slow
