@@ -175,3 +175,25 @@ def _kill_when_started(matcher: MatcherProcess) -> None:
             os.kill(pids[0], signal.SIGKILL)
             return
         time.sleep(0.05)
+
+
+def _threads_after_encoding() -> int:
+    """In a worker: encode a sentence, then count this process's threads."""
+    from crawler.matching.encoder import embed
+
+    embed(["Officials revised the figures of the report."])
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenBLAS starts no threads")
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_the_matcher_process_runs_one_blas_thread() -> None:
+    """OpenBLAS would start a thread per core in the matcher process (and spin them beside
+    the extraction workers); its initializer keeps it to the process's own thread."""
+    matcher = MatcherProcess()
+    try:
+        executor = matcher.start()
+        assert executor is not None
+        assert executor.submit(_threads_after_encoding).result() == 1
+    finally:
+        matcher.close()
