@@ -38,6 +38,9 @@ class FetchedPage:
     """sha256 of `body`; equal to the stored one means the same bytes, no extraction needed."""
     same_body: bool = False
     """The body's hash equals the one stored for the page: the same bytes as last time."""
+    changed_body: bool = False
+    """The page has a stored body and this one differs: likely an edit (the crawl warms its
+    matcher process at the first, `crawler.matching.process.MatcherProcess.warm`)."""
     article: ArticleText | None = None
     """Set by ExtractPipeline for a new body."""
     challenge: bool = False

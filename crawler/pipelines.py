@@ -45,7 +45,8 @@ class ExtractPipeline:
     in `ExtractionPool` (one process per core), never on the reactor. The pool is spawned
     when the crawl schedules a page that has no stored body yet (a first check surely
     extracts: the workers warm while the first responses arrive), or at the first body that
-    needs it: an all-304 recheck never spawns one. A page whose worker died twice is
+    needs it: an all-304 recheck never spawns one. A recheck's changed body also warms the
+    crawl's matcher process (`MatcherProcess.warm`). A page whose worker died twice is
     dropped and its lease given back, so the next run checks it again.
 
     Reads: WATCHDESK_EXTRACT_WORKERS.
@@ -54,6 +55,7 @@ class ExtractPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.pool = ExtractionPool(crawler.settings.getint("WATCHDESK_EXTRACT_WORKERS", 0))
+        self.matcher = matcher_process(crawler)
         crawler.signals.connect(self._scheduled, signal=signals.request_scheduled)
 
     @classmethod
@@ -71,6 +73,8 @@ class ExtractPipeline:
         if item.status != 200 or item.body is None or item.same_body:
             return item
         url = item.final_url or item.url
+        if item.changed_body:
+            self.matcher.warm()  # its edit will likely be linked: load the encoder meanwhile
         try:
             # The content type's charset decodes the body.
             result = await self.pool.extract(item.body, item.status, url, item.content_type)
@@ -118,13 +122,23 @@ class RecordPipeline:
     article (diff, classification, linking: up to tens of ms) runs in the store's writer
     thread so the reactor goes on fetching; a light batch runs at once on the reactor. One
     batch at a time, either way: one writer suits SQLite. A batch that fails is
-    retried one check per transaction, so one bad page never costs the others. A kill loses
-    at most the batch in flight, which was never acknowledged: those pages keep their
-    leases and are checked again.
+    retried one check per transaction, so one bad page never costs the others.
+
+    A recheck's item goes on as soon as it is queued; only a discovered article waits for its
+    version (FollowupPipeline scores it). Why: Scrapy stops downloading while the responses
+    it has handed on weigh more than SCRAPER_SLOT_MAX_ACTIVE_SIZE (5 MB), and a writer busy
+    with the matcher's start-up (seconds) held ~25 edited bodies that way: measured on the
+    side-by-side edited pass, two stalls of ~2 s with nothing fetched. The queue keeps its
+    own bound instead (PENDING_BYTES), and closing the spider waits until it is written, so
+    leases are given back only after. A kill loses what was not yet written, which was
+    never acknowledged: those pages keep their leases and are checked again.
     """
 
     BATCH_SECONDS = 0.1
     BATCH_SIZE = 200
+    #: Body bytes of queued checks beyond which a new one waits (a 304 counts 1 KiB, as in
+    #: Scrapy's own accounting of responses).
+    PENDING_BYTES = 16 * 1024 * 1024
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -140,6 +154,9 @@ class RecordPipeline:
         self.queue: list[tuple[FetchedPage, asyncio.Future[Recorded]]] = []
         self.writing = False
         self.timer: asyncio.TimerHandle | None = None
+        #: Checks handed on before they were written, and the body bytes they hold.
+        self.pending: dict[asyncio.Future[Recorded], int] = {}
+        self.pending_bytes = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -152,18 +169,43 @@ class RecordPipeline:
             self._write_next()
         elif self.timer is None:
             self._start_timer()
+        if item.discovered:  # FollowupPipeline scores the version this stores: wait for it
+            try:
+                recorded = await future
+            except RecordError:
+                self._count_failure()
+                raise
+            self._count(item, recorded)
+            return item
+        weight = max(len(item.body or b""), 1024)
+        self.pending[future] = weight
+        self.pending_bytes += weight
+        future.add_done_callback(lambda done: self._settled(item, done))
+        while self.pending_bytes > self.PENDING_BYTES:
+            await asyncio.wait(list(self.pending), return_when=asyncio.FIRST_COMPLETED)
+        return item
+
+    def _settled(self, item: FetchedPage, done: asyncio.Future[Recorded]) -> None:
+        """Count a check written after its item went on (its failure was logged already)."""
+        self.pending_bytes -= self.pending.pop(done)
+        if done.exception() is not None:
+            self._count_failure()
+        else:
+            self._count(item, done.result())
+
+    def _count(self, item: FetchedPage, recorded: Recorded) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        try:
-            keys, note = await future
-        except RecordError:
-            stats.inc_value("watchdesk/record/failed")  # `watchdesk crawl` then exits 1
-            raise
+        keys, note = recorded
         for key in keys:
             stats.inc_value(key)
         if note:
             logger.info("%s: %s", item.url, note)
-        return item
+
+    def _count_failure(self) -> None:
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("watchdesk/record/failed")  # `watchdesk crawl` then exits 1
 
     def _write_next(self) -> None:
         """Hand everything queued to the writer thread, unless it is busy."""
@@ -247,7 +289,11 @@ class RecordPipeline:
         note = None if quiet or not result.reason else f"{result.outcome.value} ({result.reason})"
         return keys, note
 
-    def close_spider(self) -> None:
+    async def close_spider(self) -> None:
+        """Write what is still queued, then stop the writer and the matcher."""
+        self._write_next()
+        while self.pending:
+            await asyncio.wait(list(self.pending))
         self.writer.shutdown(wait=True)
         self.matcher.close()
         stats = self.crawler.stats

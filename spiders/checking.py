@@ -65,7 +65,9 @@ def item_from_response(response: Response) -> FetchedPage:
     if response.status == 200:
         item.body = response.body
         item.body_hash = hashlib.sha256(response.body).hexdigest()
-        item.same_body = item.body_hash == response.meta.get("watchdesk_body_hash")
+        stored = response.meta.get("watchdesk_body_hash")
+        item.same_body = item.body_hash == stored
+        item.changed_body = stored is not None and not item.same_body
     return item
 
 

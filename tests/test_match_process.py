@@ -197,3 +197,28 @@ def test_the_matcher_process_runs_one_blas_thread() -> None:
         assert executor.submit(_threads_after_encoding).result() == 1
     finally:
         matcher.close()
+
+
+def _encoder_loaded() -> bool:
+    """In a worker: whether the encoder's model is loaded already."""
+    from crawler.matching import encoder
+
+    return encoder._model.cache_info().currsize == 1
+
+
+def test_warm_loads_the_encoder_before_the_first_call() -> None:
+    """`warm` spawns the process and loads the encoder there without waiting; the next task
+    finds it loaded. A cold matcher has not."""
+    cold, warmed = MatcherProcess(), MatcherProcess()
+    try:
+        cold_executor = cold.start()
+        assert cold_executor is not None
+        assert cold_executor.submit(_encoder_loaded).result() is False
+        warmed.warm()
+        assert warmed.started
+        executor = warmed.start()
+        assert executor is not None
+        assert executor.submit(_encoder_loaded).result() is True
+    finally:
+        cold.close()
+        warmed.close()

@@ -103,6 +103,13 @@ def relate_keyed(key: str, title: str | None, text: str, language: str | None) -
     return relate(keyed_profile(key), title=title, text=text, language=language)
 
 
+def load_encoder() -> None:
+    """Load the sentence encoder in this process (`MatcherProcess.warm`)."""
+    from crawler.matching.encoder import embed
+
+    embed(["warm"])
+
+
 class Matcher(Protocol):
     """Where keyed matcher calls run: `InProcess` or a `MatcherProcess`."""
 
@@ -162,6 +169,17 @@ class MatcherProcess(SpawnedPool):
 
     def __init__(self) -> None:
         super().__init__(1, _one_blas_thread)
+
+    def warm(self) -> None:
+        """Spawn the process and load the encoder in it now, without waiting.
+
+        The crawl calls this at the first changed body of a recheck (`FetchedPage.changed_body`):
+        its edit will likely be linked, and the encoder's load (~1.5 s of CPU) then overlaps
+        the page's extraction and the rest of the crawl instead of holding the store's writer.
+        A process that dies while warming is replaced at the next call, as always.
+        """
+        if not self.started and (executor := self.start()) is not None:
+            executor.submit(load_encoder)
 
     def relate_edit(
         self,
