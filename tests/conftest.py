@@ -25,6 +25,13 @@ from tests.helpers import ARTIFACTS
 PG_URL = os.environ.get("WATCHDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The suite's matcher processes (and its crawls' subprocesses) keep the loaded encoder
+    in a folder of their own, not in the user's cache (`crawler.matching.encoder`)."""
+    os.environ.setdefault("WATCHDESK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 def _pg_available() -> str | None:
     """None when PostgreSQL answers, else why not."""
     try:
