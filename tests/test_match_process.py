@@ -222,3 +222,20 @@ def test_warm_loads_the_encoder_before_the_first_call() -> None:
     finally:
         cold.close()
         warmed.close()
+
+
+def test_close_does_not_wait_for_a_warm_up() -> None:
+    """A crawl that ends just after its first changed body closes its matcher at once: the
+    encoder's load in flight is cut short (the worker ends by SIGTERM, not by finishing)."""
+    matcher = MatcherProcess()
+    matcher.warm()
+    executor = matcher.start()
+    assert executor is not None
+    for _ in range(200):  # spawned: importing, then loading the encoder (~0.5 s at least)
+        if matcher.pids():
+            break
+        time.sleep(0.01)
+    processes = list(executor._processes.values())
+    matcher.close()  # waiting for the load, the worker would end by itself (exit code 0)
+    assert [process.exitcode for process in processes] == [-signal.SIGTERM]
+    assert not matcher.started
