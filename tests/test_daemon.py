@@ -361,8 +361,11 @@ def test_a_failing_outlet_opens_its_breaker_and_does_not_stall_the_others(
     assert breaker.until > datetime.now(UTC)  # still open: 60 s cool-down
     assert sum(map(len, fetch_times(db, "b.example").values())) == failed_at_trip == 2
     assert sum(map(len, fetch_times(db, "a.example").values())) >= a_before + 2
-    for times in fetch_times(db, "a.example").values():  # on time: ≤ 3.85 s + a tick + slack
-        assert max(b - a for a, b in itertools.pairwise(times)) < timedelta(seconds=6), times
+    # On time: the 3.5 s interval, a 1 s tick and a round's crawl start-up (1.0-1.9 s measured
+    # on the CI machine; the same gap, 6.3 s, with this test's code of the previous release).
+    # Stalled behind b.example, a.example would also wait out its 3 s timeouts: over 9 s.
+    for times in fetch_times(db, "a.example").values():
+        assert max(b - a for a, b in itertools.pairwise(times)) < timedelta(seconds=7), times
     outcomes = query(
         db,
         lambda s: set(s.scalars(select(Fetch.outcome).join(Page).where(Page.host == "b.example"))),
