@@ -28,7 +28,7 @@ from crawler.extract.extraction import (
     looks_truncated,
     text_hash,
 )
-from crawler.extract.furniture import is_furniture, strip_editor_codes
+from crawler.extract.furniture import _visible_chars, is_furniture, strip_editor_codes
 from crawler.extract.normalise import normalise
 
 TESTS = Path(__file__).parent
@@ -317,6 +317,27 @@ CHALLENGES = yaml.safe_load((TESTS / "cases" / "challenges.yaml").read_text("utf
 @pytest.mark.parametrize("case", CHALLENGES, ids=[case["name"] for case in CHALLENGES])
 def test_challenge_case(case: dict[str, object]) -> None:
     assert is_challenge_page(str(case["html"]), int(str(case["status"]))) is case["expected"]
+
+
+@pytest.mark.parametrize("case", CHALLENGES, ids=[case["name"] for case in CHALLENGES])
+def test_challenge_case_as_bytes(case: dict[str, object]) -> None:
+    """Crawled bodies are bytes: the bytes path gives every case's verdict too."""
+    html = str(case["html"]).encode()
+    assert is_challenge_page(html, int(str(case["status"]))) is case["expected"]
+
+
+def test_visible_text_counts_alike_in_bytes_and_in_text() -> None:
+    """Bytes are stripped before they are decoded: the count is the decoded page's, with
+    upper-case tags, non-ASCII text and whitespace, and a broken UTF-8 sequence."""
+    html = (
+        "<html><SCRIPT>var captcha = 1;</SCRIPT><p>Ünïcödé  總統府\u3000表示</p>\xa0"
+        "<Style>p { color: red }</style><NOSCRIPT>enable it</noscript> İstanbul</html>"
+    )
+    assert (
+        _visible_chars(html.encode()) == _visible_chars(html) == len("Ünïcödé 總統府 表示 İstanbul")
+    )
+    broken = html.encode() + b"\xe4\xb8<p>x</p>"
+    assert _visible_chars(broken) == _visible_chars(broken.decode("utf-8", errors="replace"))
 
 
 @pytest.mark.parametrize("name", ["incapsula-1566929327.html.gz", "incapsula-1685765130.html.gz"])

