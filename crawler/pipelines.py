@@ -154,9 +154,11 @@ class RecordPipeline:
         self.queue: list[tuple[FetchedPage, asyncio.Future[Recorded]]] = []
         self.writing = False
         self.timer: asyncio.TimerHandle | None = None
-        #: Checks handed on before they were written, and the body bytes they hold.
+        #: Checks handed on before they were written, and the body bytes they hold; `room`
+        #: is set while those bytes are within PENDING_BYTES.
         self.pending: dict[asyncio.Future[Recorded], int] = {}
         self.pending_bytes = 0
+        self.room = asyncio.Event()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -181,13 +183,16 @@ class RecordPipeline:
         self.pending[future] = weight
         self.pending_bytes += weight
         future.add_done_callback(lambda done: self._settled(item, done))
-        while self.pending_bytes > self.PENDING_BYTES:
-            await asyncio.wait(list(self.pending), return_when=asyncio.FIRST_COMPLETED)
+        while self.pending_bytes > self.PENDING_BYTES:  # one wake-up per write, not per check
+            self.room.clear()
+            await self.room.wait()
         return item
 
     def _settled(self, item: FetchedPage, done: asyncio.Future[Recorded]) -> None:
         """Count a check written after its item went on (its failure was logged already)."""
         self.pending_bytes -= self.pending.pop(done)
+        if self.pending_bytes <= self.PENDING_BYTES:
+            self.room.set()
         if done.exception() is not None:
             self._count_failure()
         else:
