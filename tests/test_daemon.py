@@ -361,11 +361,13 @@ def test_a_failing_outlet_opens_its_breaker_and_does_not_stall_the_others(
     assert breaker.until > datetime.now(UTC)  # still open: 60 s cool-down
     assert sum(map(len, fetch_times(db, "b.example").values())) == failed_at_trip == 2
     assert sum(map(len, fetch_times(db, "a.example").values())) >= a_before + 2
-    # On time: the 3.5 s interval, a 1 s tick and a round's crawl start-up (1.0-1.9 s measured
-    # on the CI machine; the same gap, 6.3 s, with this test's code of the previous release).
-    # Stalled behind b.example, a.example would also wait out its 3 s timeouts: over 9 s.
+    # On cadence: the 3.5 s interval, a 1 s tick, and the daemon's rounds, each a crawl of
+    # its own (1.5-2 s on this 2-core machine today, so a page due just after a round began
+    # waits for the next: gaps of 6.3 s standalone, 7.3 s with the suite's load, and 6.3 s
+    # with the previous release's code too). Starved by b.example's failures, a.example
+    # would show no rechecks at all in the window (asserted above).
     for times in fetch_times(db, "a.example").values():
-        assert max(b - a for a, b in itertools.pairwise(times)) < timedelta(seconds=7), times
+        assert max(b - a for a, b in itertools.pairwise(times)) < timedelta(seconds=8.5), times
     outcomes = query(
         db,
         lambda s: set(s.scalars(select(Fetch.outcome).join(Page).where(Page.host == "b.example"))),
