@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
@@ -65,9 +66,13 @@ class SpawnedPool:
             self.replacements += 1
             self._executor = self._new_executor()
 
-    def close(self) -> None:
-        """Stop the workers (waiting for the calls in flight)."""
+    def close(self, *, terminate: bool = False) -> None:
+        """Stop the workers: after the calls in flight, or at once (SIGTERM) with
+        `terminate`, for a pool whose callers never leave a call running at close."""
         self._closed = True
         if self._executor is not None:
+            if terminate:
+                for pid in self.pids():
+                    os.kill(pid, signal.SIGTERM)
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

@@ -29,7 +29,9 @@ PG_URL = os.environ.get("WATCHDESK_TEST_PG", "postgresql+psycopg://postgres@127.
 def _encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The suite's matcher processes (and its crawls' subprocesses) keep the loaded encoder
     in a folder of their own, not in the user's cache (`crawler.matching.encoder`)."""
-    os.environ.setdefault("WATCHDESK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    os.environ.pop("WATCHDESK_CACHE_DIR", None)
+    # XDG_CACHE_HOME, not WATCHDESK_CACHE_DIR: the suite's subprocesses drop WATCHDESK_*.
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
 def _pg_available() -> str | None:

@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache, lru_cache
@@ -242,16 +241,11 @@ class MatcherProcess(SpawnedPool):
         if not self.started and (executor := self.start()) is not None:
             executor.submit(load_encoder)
 
-    def close(self) -> None:
+    def close(self, *, terminate: bool = True) -> None:
         """Stop the process at once, without waiting for work in flight: every matcher call
         blocks its caller, so what can still run at close is `warm`'s load, which a crawl
         that ends soon after its first changed body must not wait out."""
-        self._closed = True
-        if self._executor is not None:
-            for pid in self.pids():
-                os.kill(pid, signal.SIGTERM)
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        super().close(terminate=terminate)
 
     def relate_edit(
         self,
