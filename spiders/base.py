@@ -140,13 +140,16 @@ class OutletSpider(scrapy.Spider):
     def _claim_retries(self, run: _Run) -> list[tuple[int, str]]:
         """Lease the outlet's discovered articles whose first fetch failed and are due again
         (`storage.followups.retry_pages`); `closed` gives back what was not answered."""
-        settings = self.crawler.settings
-        days = settings.getfloat("WATCHDESK_DISCOVERED_RECHECK_DAYS", 3)
-        ttl = timedelta(minutes=settings.getint("WATCHDESK_LEASE_MINUTES", 30))
+        days = self.crawler.settings.getfloat("WATCHDESK_DISCOVERED_RECHECK_DAYS", 3)
+        ttl = self._lease_ttl()
         with self.sessions.begin() as session:
             due = retry_pages(session, run.outlet_ids, utcnow(), days, self.max_articles, ttl)
             claimed = set(claim_pages(session, [i for i, _ in due], self.owner, ttl))
         return [(page_id, url) for page_id, url in due if page_id in claimed]
+
+    def _lease_ttl(self) -> timedelta:
+        """How long this run holds the articles it fetches (WATCHDESK_LEASE_MINUTES)."""
+        return timedelta(minutes=self.crawler.settings.getint("WATCHDESK_LEASE_MINUTES", 30))
 
     def _load_run(self) -> _Run | None:
         with self.sessions.begin() as session:
@@ -353,7 +356,14 @@ class OutletSpider(scrapy.Spider):
             return
         with self.sessions.begin() as session:
             outlet = session.get_one(Outlet, self.run.outlet_id)
-            claim = claim_links(session, outlet, candidates[:budget], utcnow())
+            claim = claim_links(
+                session,
+                outlet,
+                candidates[:budget],
+                utcnow(),
+                owner=self.owner,
+                ttl=self._lease_ttl(),
+            )
         self._inc("watchdesk/discovery/seen", claim.seen)
         self._inc("watchdesk/discovery/already_watched", claim.watched)
         self._inc("watchdesk/discovery/new", len(claim.new))

@@ -127,7 +127,13 @@ class Claim:
 
 
 def claim_links(
-    session: Session, outlet: Outlet, links: Sequence[tuple[str, str]], now: datetime
+    session: Session,
+    outlet: Outlet,
+    links: Sequence[tuple[str, str]],
+    now: datetime,
+    *,
+    owner: str,
+    ttl: timedelta,
 ) -> Claim:
     """Mark article links as seen for `outlet` and create a page for each new one.
 
@@ -136,6 +142,10 @@ def claim_links(
         outlet: the outlet that owns the seen URLs.
         links: (URL, where it was found) pairs, already filtered to article URLs.
         now: aware UTC time for `first_seen_at`.
+        owner: the discovery run that will fetch the new pages: they are created leased to
+            it, since a new page is due at once and a recheck loop (a worker's, a daemon's)
+            would otherwise claim it and fetch it a second time while discovery fetches it.
+        ttl: how long that lease lasts (the run gives back what it did not answer).
 
     Returns:
         The claim: new pages (origin "discovered", created before the request so the fetch is
@@ -153,6 +163,7 @@ def claim_links(
             claim.seen += known.origin == "discovered"
             continue
         page = ensure_page(session, url, outlet, origin="discovered")
+        page.lease_owner, page.lease_until = owner, now + ttl
         claim.new.append((page.id, page.url))
     return claim
 

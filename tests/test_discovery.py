@@ -7,7 +7,7 @@ PROVENANCE.md); URL filter cases are in tests/cases/discovery_urls.yaml.
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,10 +28,12 @@ from crawler.discovery.parse import (
     strip_query,
 )
 from crawler.fetch.urls import url_key
+from scheduler.state import due_pages
 from spiders.base import OutletSpider
+from storage import leases
 from storage.followups import claim_links, find_outlets
 from storage.models import Page, SeenUrl
-from storage.repositories import ensure_page, get_or_create_outlet, utcnow
+from storage.repositories import ensure_page, get_or_create_outlet, release_pages, utcnow
 
 ROOT = Path(__file__).parent
 STATE = ROOT / "fixtures" / "outlets" / "state1"
@@ -296,12 +298,16 @@ def test_claims_are_remembered_per_outlet(sessions) -> None:
     with sessions.begin() as session:
         outlet = get_or_create_outlet(session, "ABC Color", "abc.com.py")
         ensure_page(session, cited, outlet, origin="cited")
-        first = claim_links(session, outlet, [(base, "feed"), (base + "?x=1", "feed")], now)
+        lease = {"owner": "discover-1@test", "ttl": timedelta(minutes=5)}
+        first = claim_links(
+            session, outlet, [(base, "feed"), (base + "?x=1", "feed")], now, **lease
+        )
         again = claim_links(
             session,
             outlet,
             [("http://abc.com.py/economia/2026/05/13/pollo-de-Taiwán", "sitemap"), (cited, "x")],
             now,
+            **lease,
         )
         # A query that is not tracking is another page; the second spelling of `base` is not.
         assert [url for _, url in first.new] == [base, base + "?x=1"]
@@ -310,4 +316,28 @@ def test_claims_are_remembered_per_outlet(sessions) -> None:
         assert origin == "discovered"
         keys = session.scalar(select(func.count()).select_from(SeenUrl))
         assert keys == 3
+
+
+def test_new_articles_are_leased_to_the_discovery_run(sessions) -> None:
+    """A new article is due at once: unleased, a recheck loop running beside the discovery
+    run (a worker's, a daemon's) would fetch it a second time (CI saw it, issue 12's test)."""
+    now = utcnow()
+    url = "https://www.abc.com.py/economia/2026/05/13/nuevo/"
+    cited = "https://www.abc.com.py/portada/"
+    with sessions.begin() as session:
+        outlet = get_or_create_outlet(session, "ABC Color", "abc.com.py")
+        ensure_page(session, cited, outlet, origin="cited")
+        claim = claim_links(
+            session, outlet, [(url, "feed")], now, owner="discover-1@t", ttl=timedelta(minutes=5)
+        )
+        assert [u for _, u in claim.new] == [url]
+        now = utcnow()  # both pages were made due at their creation
+        # Neither the daemon's due list nor a worker's batch offers it while the run holds it.
+        assert {page.url for page in due_pages(session, now)} == {cited}
+        leases.take_hosts(session, "worker-0", 4, timedelta(minutes=5), now)
+        batch = leases.claim_batch(session, "worker-0", 10, 2, timedelta(minutes=5), now)
+        assert [page.url for page in batch] == [cited]
+        # The run gives back what it did not answer: then it is anyone's to retry.
+        release_pages(session, "discover-1@t")
+        assert {page.url for page in due_pages(session, now)} == {url}
         assert [o.name for o in find_outlets(session, "abc.com.py", ())] == ["ABC Color"]
