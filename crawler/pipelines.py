@@ -1,7 +1,9 @@
 """Item pipelines: extraction in worker processes, then batched transactions of checks.
 
-Changes of cited articles and discovered articles are matched in one more process (the
-crawl's `MatcherProcess`, spawned at the first page that needs it), never in this one.
+Changes of cited articles and discovered articles are matched in one more process (a
+`MatcherProcess`, spawned at the first page that needs it), never in this one. The
+extraction pool and the matcher are the OS process's, shared by every crawl running in it
+(`crawler.shared_pools`).
 
 Reads: WATCHDESK_DB, WATCHDESK_REMOVAL_CONFIRMATIONS, WATCHDESK_CONFIRM_AFTER,
 WATCHDESK_UNCONDITIONAL_AFTER, WATCHDESK_EXTRACT_WORKERS.
@@ -20,9 +22,9 @@ from weakref import WeakKeyDictionary
 from scrapy import signals
 from scrapy.exceptions import DropItem
 
-from crawler.extract.pool import ExtractionFailed, ExtractionPool
+from crawler.extract.pool import ExtractionFailed
 from crawler.items import FetchedPage
-from crawler.matching.process import MatcherProcess
+from crawler.shared_pools import count_replaced, extraction_pool, matcher_process
 from storage.checks import CheckResult, CheckRules
 from storage.db import open_store
 from storage.leases import record_leased_checks
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from sqlalchemy.orm import Session, sessionmaker
 
+    from crawler.matching.process import MatcherProcess
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,19 +46,20 @@ class ExtractPipeline:
 
     Skipped when the bytes equal the stored ones (no extraction for an unchanged page) and
     for non-200 or non-HTML answers. Extraction is CPU-bound and holds the GIL, so it runs
-    in `ExtractionPool` (one process per core), never on the reactor. The pool is spawned
-    when the crawl schedules a page that has no stored body yet (a first check surely
-    extracts: the workers warm while the first responses arrive), or at the first body that
-    needs it: an all-304 recheck never spawns one. A recheck's changed body also warms the
-    crawl's matcher process (`MatcherProcess.warm`). A page whose worker died twice is
-    dropped and its lease given back, so the next run checks it again.
+    in `ExtractionPool` (one process per core, shared by the crawls of this process:
+    `crawler.shared_pools`), never on the reactor. The pool is spawned when the crawl
+    schedules a page that has no stored body yet (a first check surely extracts: the
+    workers warm while the first responses arrive), or at the first body that needs it: an
+    all-304 recheck never spawns one. A recheck's changed body also warms the matcher
+    process (`MatcherProcess.warm`). A page whose worker died twice is dropped and its lease
+    given back, so the next run checks it again.
 
     Reads: WATCHDESK_EXTRACT_WORKERS.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.pool = ExtractionPool(crawler.settings.getint("WATCHDESK_EXTRACT_WORKERS", 0))
+        self.pool = extraction_pool(crawler)
         self.matcher = matcher_process(crawler)
         crawler.signals.connect(self._scheduled, signal=signals.request_scheduled)
 
@@ -103,10 +108,9 @@ class ExtractPipeline:
         await asyncio.get_running_loop().run_in_executor(store_writer(self.crawler), release)
 
     def close_spider(self) -> None:
-        stats = self.crawler.stats
-        if stats is not None and self.pool.replacements:
-            stats.set_value("watchdesk/extract/pool_replaced", self.pool.replacements)
-        self.pool.close()
+        """Count the workers replaced during this crawl (the pool itself is given back when
+        the crawl closes: `crawler.shared_pools`)."""
+        count_replaced(self.crawler, self.pool, "watchdesk/extract/pool_replaced")
 
 
 #: Stats keys to count and a note worth logging, for one recorded check.
@@ -295,15 +299,13 @@ class RecordPipeline:
         return keys, note
 
     async def close_spider(self) -> None:
-        """Write what is still queued, then stop the writer and the matcher."""
+        """Write what is still queued, stop the writer, count matcher replacements (the
+        matcher is given back when the crawl closes: `crawler.shared_pools`)."""
         self._write_next()
         while self.pending:
             await asyncio.wait(list(self.pending))
         self.writer.shutdown(wait=True)
-        self.matcher.close()
-        stats = self.crawler.stats
-        if stats is not None and self.matcher.replacements:
-            stats.set_value("watchdesk/match/process_replaced", self.matcher.replacements)
+        count_replaced(self.crawler, self.matcher, "watchdesk/match/process_replaced")
 
 
 class RecordError(RuntimeError):
@@ -367,16 +369,6 @@ def store_writer(crawler: Crawler) -> ThreadPoolExecutor:
     if crawler not in _WRITERS:
         _WRITERS[crawler] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
     return _WRITERS[crawler]
-
-
-_MATCHERS: WeakKeyDictionary[Crawler, MatcherProcess] = WeakKeyDictionary()
-
-
-def matcher_process(crawler: Crawler) -> MatcherProcess:
-    """The crawl's one matcher process (shared by the pipelines; spawned at its first call)."""
-    if crawler not in _MATCHERS:
-        _MATCHERS[crawler] = MatcherProcess()
-    return _MATCHERS[crawler]
 
 
 @contextmanager

@@ -32,6 +32,7 @@ import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.crawler import AsyncCrawlerProcess, AsyncCrawlerRunner
 from scrapy.settings import Settings
 
+from crawler import shared_pools
 from crawler.interrupt import Interrupted, in_background, interrupt, refuses_crawls, stop_crawls
 
 T = TypeVar("T")
@@ -65,7 +66,10 @@ def run_crawls(settings: Settings, main: Callable[[AsyncCrawlerRunner], Awaitabl
 
     async def wrapper() -> None:
         try:
-            outcome["value"] = await main(process)
+            # The command's crawls share one extraction pool and one matcher, warm between
+            # crawls (a daemon's ticks, the demo's three crawls); closed when `main` ends.
+            with shared_pools.held(settings):
+                outcome["value"] = await main(process)
         except BaseException as exc:  # re-raised below, outside the reactor
             outcome["error"] = exc
         finally:

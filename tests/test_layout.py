@@ -15,6 +15,7 @@ DOMAIN = ("cards", "fetch", "extract", "changes", "matching", "discovery", "repo
 GLUE = {
     "__init__", "__main__", "settings", "items", "middlewares", "pipelines", "handlers",
     "extensions", "config", "running", "interrupt", "politeness", "spiderloader", "processes",
+    "shared_pools",
 }  # fmt: skip
 STAGES = {*DOMAIN, "cli", "demo"}
 

@@ -144,7 +144,7 @@ def test_a_killed_matcher_process_loses_no_link(demo_store) -> None:
             session.execute(delete(ChangeLink))
             session.info[MATCHER] = matcher
             changes = list(session.scalars(select(Change).order_by(Change.id)))
-            # Kill the process while it loads the encoder for its first call (seconds).
+            # Kill the process while it starts for its first call.
             killer = threading.Thread(target=_kill_when_started, args=(matcher,))
             killer.start()
             for change in changes:
@@ -168,13 +168,15 @@ def test_a_killed_matcher_process_loses_no_link(demo_store) -> None:
 
 
 def _kill_when_started(matcher: MatcherProcess) -> None:
-    """SIGKILL the matcher's first process soon after it exists."""
-    for _ in range(600):
+    """SIGKILL the matcher's first process as soon as it exists: mid-call for sure, since it
+    is spawned by the first call, which then waits on it. (Half a second later, as this
+    once did, can be after the last call: with the encoder and the profile in the disk
+    cache the five links take ~0.5 s from spawn.)"""
+    for _ in range(6000):
         if pids := matcher.pids():
-            time.sleep(0.5)  # spawned, importing or loading: mid-call
             os.kill(pids[0], signal.SIGKILL)
             return
-        time.sleep(0.05)
+        time.sleep(0.005)
 
 
 def _threads_after_encoding() -> int:
