@@ -60,3 +60,19 @@ def write_card(
     }
     path.write_text(yaml.safe_dump(card, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def spawned_workers(parent: int) -> list[int]:
+    """Children of `parent` that are multiprocessing spawn workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found

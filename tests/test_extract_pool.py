@@ -26,7 +26,7 @@ from crawler.demo.replay import ReplayServer
 from crawler.extract.extraction import extract_page
 from crawler.extract.pool import ExtractionPool
 from storage.models import Page, Run, Version
-from tests.helpers import FIXTURES, ROOT, run_cli
+from tests.helpers import FIXTURES, ROOT, run_cli, spawned_workers
 
 #: Real article pages of four outlets (tests/fixtures/pages/PROVENANCE.md).
 PAGES = [
@@ -119,22 +119,6 @@ def add_event(tmp_path: Path, urls: dict[str, str], db: str) -> None:
     path.write_text(yaml.safe_dump(card), encoding="utf-8")
     added = run_cli("event", "add", str(path), db=db)
     assert added.returncode == 0, added.stderr
-
-
-def spawned_workers(parent: int) -> list[int]:
-    """Children of `parent` that are multiprocessing spawn workers."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 def count(db: str, query) -> int:

@@ -25,6 +25,7 @@ from crawler.shared_pools import Shared
 from storage.db import open_store
 from storage.models import Version
 from tests import fleet
+from tests.helpers import spawned_workers
 
 PAGES, HOSTS, WORKERS = 12, 6, 2
 
@@ -43,21 +44,6 @@ def test_the_last_user_closes_the_pool_and_the_next_gets_a_new_one() -> None:
     shared.release()
     shared.release()  # one release too many changes nothing
     assert shared.users == 0
-
-
-def _children(parent: int) -> set[int]:
-    """Spawned worker processes (extraction, matcher) of `parent` now alive."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes()
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == parent and b"spawn_main" in command:
-                found.add(int(entry.name))
-    return found
 
 
 @pytest.mark.slow
@@ -85,7 +71,7 @@ def test_a_daemon_tick_over_many_hosts_spawns_one_pool(tmp_path: Path, sqlite_ur
         seen: set[int] = set()
         most = 0
         while daemon.poll() is None:
-            alive = _children(daemon.pid)
+            alive = set(spawned_workers(daemon.pid))
             seen |= alive
             most = max(most, len(alive))
             time.sleep(0.05)
