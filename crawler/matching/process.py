@@ -75,7 +75,7 @@ KEEP_PROFILES = 256
 @lru_cache(maxsize=64)
 def keyed_profile(key: str) -> Profile:
     """The profile for one `profile_key`: built once per process, and kept on this machine's
-    disk (`profile_cache_path`) so the next crawl's matcher process reads it back instead of
+    disk (`profile_cache_path`) so the next matcher process reads it back instead of
     embedding the card's and its sources' sentences again (measured on the bench event, ten
     cited articles: 0.5–0.8 s of CPU to build)."""
     from crawler.matching.lexical.profile import MatchProfile as LexicalProfile
