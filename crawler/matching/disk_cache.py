@@ -5,10 +5,11 @@ instead of computing it again: the loaded sentence encoder (`encoder`) and event
 Every watchdesk command that matches spawns a matcher process of its own
 (`crawler.matching.process`, shared by that command's crawls: `crawler.shared_pools`), so
 without this every command paid the encoder's load (~2.2 s of CPU here) and each event's
-profile (its card's and cited articles' sentences embedded, ~0.5–0.8 s) again. These files are a cache, never state:
-a missing, damaged or foreign file is rebuilt, a folder that cannot be written only costs the
-computation, and two processes writing one name each write it whole (`os.replace`). Every
-machine builds its own; nothing here is shared through the store.
+profile (its card's and cited articles' sentences embedded, ~0.5–0.8 s) again. These files
+are a cache, never state: a missing, damaged or foreign file is rebuilt, a folder that
+cannot be written only costs the computation, and two processes writing one name each
+write it whole (`os.replace`). Every machine builds its own; nothing here is shared
+through the store.
 
 Files are pickles written only by watchdesk, mode 0600, in the user's own cache folder:
 whoever can write there can already run code as that user. Pure: no Scrapy, no SQLAlchemy.
